@@ -1,0 +1,282 @@
+//! The operator commands (run, poll, render, sources, tag), wiring the stages together.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Config, SourceConfig};
+use crate::fetch::{FetchError, Fetcher};
+use crate::pipeline::{Context, PollReport};
+use crate::publish::{self, Document};
+use crate::serve::SiteCache;
+use crate::store::{SourceRow, Store, StoreError};
+use crate::tag::{TagError, Tagger};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{}: {source}", path.display())]
+    Store { path: PathBuf, source: StoreError },
+    #[error("cannot build http client: {0}")]
+    Client(#[from] FetchError),
+    #[error("cannot build tagger: {0}")]
+    Tagger(#[from] TagError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot read input: {0}")]
+    Input(std::io::Error),
+}
+
+/// Opens the database named by the config and registers the configured sources.
+pub fn open_store(config: &Config) -> Result<Arc<Store>, AppError> {
+    let wrap = |source| AppError::Store {
+        path: config.storage.path.clone(),
+        source,
+    };
+    let store = Store::open(&config.storage.path).map_err(wrap)?;
+    store
+        .sync_sources(
+            config
+                .sources
+                .iter()
+                .map(|s| (s.id.as_str(), s.url.as_str())),
+        )
+        .map_err(wrap)?;
+    Ok(Arc::new(store))
+}
+
+fn context(config: Config) -> Result<Arc<Context>, AppError> {
+    let store = open_store(&config)?;
+    let fetcher = Fetcher::new(
+        &config.fetch.user_agent,
+        config.fetch.timeout,
+        config.fetch.max_body,
+    )?;
+    let tagger = Arc::new(Tagger::new(&config.places)?);
+    Ok(Arc::new(Context {
+        config,
+        store,
+        fetcher,
+        tagger,
+    }))
+}
+
+fn store_err(config: &Config) -> impl Fn(StoreError) -> AppError + '_ {
+    move |source| AppError::Store {
+        path: config.storage.path.clone(),
+        source,
+    }
+}
+
+/// `regionfeed poll --once`: polls every source once. Failed sources are in the reports (and
+/// in `sources`), not errors.
+pub async fn poll_once(config: Config) -> Result<Vec<PollReport>, AppError> {
+    let ctx = context(config)?;
+    crate::scheduler::poll_once(ctx.clone())
+        .await
+        .map_err(store_err(&ctx.config))
+}
+
+/// Builds every document of the site from the database.
+pub fn build_site(config: &Config, store: &Store) -> Result<Vec<Document>, AppError> {
+    let snapshot = store
+        .snapshot(config.feeds.entries)
+        .map_err(store_err(config))?;
+    Ok(publish::build(&snapshot, &config.server.base_url))
+}
+
+/// Writes `body` to `path` atomically: a reader sees the old file or the new one, never half.
+fn write_atomic(path: &Path, body: &[u8]) -> Result<(), AppError> {
+    let wrap = |source| AppError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(wrap)?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(wrap)
+}
+
+/// `regionfeed render --out DIR`: writes the site as static files; returns how many.
+pub fn render_to(config: &Config, out: &Path) -> Result<usize, AppError> {
+    let store = open_store(config)?;
+    let docs = build_site(config, &store)?;
+    for doc in &docs {
+        let rel = doc.path.trim_start_matches('/');
+        write_atomic(&out.join(rel), doc.body.as_bytes())?;
+    }
+    Ok(docs.len())
+}
+
+/// `regionfeed sources`: the configured sources with their stored state, in config order.
+pub fn sources(config: &Config) -> Result<Vec<SourceRow>, AppError> {
+    let store = open_store(config)?;
+    let rows = store.source_rows().map_err(store_err(config))?;
+    Ok(config
+        .sources
+        .iter()
+        .filter_map(|s: &SourceConfig| rows.iter().find(|r| r.id == s.id).cloned())
+        .collect())
+}
+
+/// One line of `tag --jsonl` input.
+#[derive(serde::Deserialize)]
+struct TagInput {
+    id: serde_json::Value,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// `regionfeed tag --jsonl`: tags JSON lines from `input`; returns how many lines failed.
+pub fn tag_jsonl(
+    tagger: &Tagger,
+    input: impl BufRead,
+    mut output: impl Write,
+    explain: bool,
+) -> Result<usize, AppError> {
+    let mut failed = 0;
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(AppError::Input)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let out = match serde_json::from_str::<TagInput>(&line) {
+            Ok(inp) => {
+                let tags = tagger.tag(&inp.title, &inp.text, inp.region.as_deref());
+                let mut v = serde_json::json!({
+                    "id": inp.id,
+                    "kommuner": tags.kommuner,
+                    "lan": tags.lan,
+                });
+                if explain {
+                    v["evidence"] =
+                        serde_json::to_value(&tags.evidence).unwrap_or(serde_json::Value::Null);
+                }
+                v
+            }
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({ "line": i + 1, "error": e.to_string() })
+            }
+        };
+        writeln!(output, "{out}").map_err(AppError::Input)?;
+    }
+    output.flush().map_err(AppError::Input)?;
+    Ok(failed)
+}
+
+/// Rebuilds the served site whenever the scheduler stores something new.
+async fn refresh_site(
+    config: Config,
+    store: Arc<Store>,
+    cache: Arc<SiteCache>,
+    changed: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        // Polls of many sources finish close together: wait a moment so one rebuild covers them.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (config2, store2) = (config.clone(), store.clone());
+        match tokio::task::spawn_blocking(move || build_site(&config2, &store2)).await {
+            Ok(Ok(docs)) => cache.replace(docs, Utc::now()),
+            Ok(Err(e)) => tracing::error!("cannot rebuild feeds, serving the previous ones: {e}"),
+            Err(e) => tracing::error!("feed rebuild panicked, serving the previous ones: {e}"),
+        }
+    }
+}
+
+/// `regionfeed run`: polls on schedule and serves HTTP until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let ctx = context(config)?;
+    let config = ctx.config.clone();
+    let cache = Arc::new(SiteCache::new());
+    let docs = {
+        let (c, s) = (config.clone(), ctx.store.clone());
+        tokio::task::spawn_blocking(move || build_site(&c, &s))
+            .await
+            .expect("building the site does not panic")?
+    };
+    cache.replace(docs, Utc::now());
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    tracing::info!(
+        listen = %config.server.listen,
+        sources = config.sources.len(),
+        db = %config.storage.path.display(),
+        "regionfeed running"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let changed = Arc::new(Notify::new());
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        ctx.clone(),
+        stop_rx.clone(),
+        changed.clone(),
+    ));
+    let refresher = tokio::spawn(refresh_site(
+        config.clone(),
+        ctx.store.clone(),
+        cache.clone(),
+        changed,
+        stop_rx.clone(),
+    ));
+
+    // The server stops accepting when `shutdown` fires; then the background tasks are told to
+    // stop and are awaited, so nothing is cut off mid-transaction.
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(crate::serve::serve(listener, cache, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let sched = scheduler.await.expect("scheduler task does not panic");
+    refresher.await.expect("refresher task does not panic");
+    server
+        .await
+        .expect("server task does not panic")
+        .map_err(AppError::Serve)?;
+    sched.map_err(store_err(&config))?;
+    Ok(())
+}

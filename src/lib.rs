@@ -1,0 +1,18 @@
+//! regionfeed: Swedish police and local news, tagged by kommun and län, republished as Atom.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod fetch;
+pub mod model;
+pub mod normalize;
+pub mod parse;
+pub mod pipeline;
+pub mod publish;
+pub mod police;
+pub mod regions;
+pub mod render;
+pub mod scheduler;
+pub mod serve;
+pub mod store;
+pub mod tag;

@@ -1,0 +1,236 @@
+//! The `regionfeed` binary: parses arguments, sets up logging, calls the library, maps exit codes.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use regionfeed::app;
+use regionfeed::config::{Config, ConfigError};
+use regionfeed::pipeline::PollOutcome;
+use regionfeed::regions::Regions;
+use regionfeed::tag::Tagger;
+
+/// Swedish police and local news, one Atom feed per län and kommun.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Config file [default: config/regionfeed.toml].
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll every source on its interval and serve the feeds over HTTP.
+    Run,
+    /// Poll sources and store their items.
+    Poll {
+        /// Poll every source once, then exit (the only mode for now: `run` polls on schedule).
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// Write every feed, the OPML list and the HTML pages as static files under DIR.
+    Render {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Show each source's last poll, error streak and next poll.
+    Sources {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config: exit 0, or print each problem as FILE:LINE:COL: message and exit 2.
+    Check,
+    /// List every region with its SCB code, slug and feed path.
+    Regions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tag JSON lines {"id","title","text","region"} from stdin with kommun and län codes.
+    Tag {
+        /// Read and write JSON lines (the only format).
+        #[arg(long, required = true)]
+        jsonl: bool,
+        /// Add the matched text and the rule behind each tag.
+        #[arg(long)]
+        explain: bool,
+    },
+}
+
+/// Exit code for an invalid config, as `check` documents.
+const EXIT_CONFIG: u8 = 2;
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // journald adds its own timestamps; colours only for a person at a terminal.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        for p in e.problems() {
+            eprintln!("{p}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const DEFAULT_CONFIG: &str = "config/regionfeed.toml";
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit_config = cli.config.is_some();
+    let config_path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start async runtime")
+    };
+    match cli.command {
+        Command::Check => match Config::load(&config_path) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} sources)",
+                    config_path.display(),
+                    c.sources.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e @ ConfigError::Read { .. }) | Err(e @ ConfigError::Invalid(_)) => {
+                for p in e.problems() {
+                    println!("{p}");
+                }
+                Ok(ExitCode::from(EXIT_CONFIG))
+            }
+        },
+        Command::Run => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            runtime()?.block_on(app::run(config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Poll { once: _ } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let reports = runtime()?.block_on(app::poll_once(config))?;
+            let failed = reports
+                .iter()
+                .filter(|r| matches!(r.outcome, PollOutcome::Failed { .. }))
+                .count();
+            tracing::info!(sources = reports.len(), failed, "poll finished");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render { out } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let n = app::render_to(&config, &out)?;
+            tracing::info!(files = n, out = %out.display(), "rendered");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sources { json } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let rows = app::sources(&config)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} ERROR",
+                    "ID", "STATUS", "ITEMS", "ERRS", "LAST FETCH", "NEXT POLL"
+                );
+                for r in rows {
+                    println!(
+                        "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} {}",
+                        r.id,
+                        r.last_status.map_or("-".into(), |s| s.to_string()),
+                        r.items,
+                        r.consecutive_errors,
+                        r.last_fetch_at.as_deref().unwrap_or("-"),
+                        r.next_poll_at.as_deref().unwrap_or("-"),
+                        r.last_error.as_deref().unwrap_or(""),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Regions { json } => {
+            let regions: Vec<_> = Regions::get_builtin().all().collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&regions)?);
+            } else {
+                for r in regions {
+                    println!(
+                        "{:<4} {:<7} {:<28} {}",
+                        r.code,
+                        format!("{:?}", r.kind).to_lowercase(),
+                        r.name,
+                        r.path
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tag { jsonl: _, explain } => {
+            // `[places]` come from the config only when one is named explicitly: tagging is
+            // useful without any config at all.
+            let places = if explicit_config {
+                match load(&config_path) {
+                    Ok(c) => c.places,
+                    Err(code) => return Ok(code),
+                }
+            } else {
+                Vec::new()
+            };
+            let tagger = Tagger::new(&places)?;
+            let stdin = std::io::stdin();
+            let failed = app::tag_jsonl(&tagger, stdin.lock(), std::io::stdout().lock(), explain)?;
+            Ok(if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("can install a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

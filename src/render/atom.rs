@@ -1,0 +1,298 @@
+//! Writes one region's (or the national) Atom 1.0 feed (RFC 4287) with `atom_syndication`.
+
+use atom_syndication::{
+    Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Source, Text, TextType,
+    WriteConfig,
+};
+use chrono::{DateTime, SubsecRound as _, TimeZone, Utc};
+
+use super::{
+    abs_url, category_scheme, display_name, entry_id, feed_id, feed_path, html_path, safe_link,
+    source_id, xml_safe,
+};
+use crate::model::FeedEntry;
+use crate::regions::{Region, Regions};
+
+/// What a feed is about.
+pub struct FeedMeta<'a> {
+    /// The public base URL from config, e.g. `http://127.0.0.1:8080` (may carry a path prefix).
+    pub base_url: &'a url::Url,
+    /// `None` is the national feed `/feeds/sverige.atom`.
+    pub region: Option<&'a Region>,
+    /// The newest entry's `updated`; `None` for an empty feed.
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// `atom:updated` of a feed with no entries.
+///
+/// An empty feed must still be byte-stable so its ETag never changes while it stays empty;
+/// "now" would change on every request and the Unix epoch reads as a bug. This instant
+/// predates every entry the service can have stored (it was written in 2026).
+pub const EMPTY_FEED_UPDATED: &str = "2026-01-01T00:00:00Z";
+
+const AUTHOR: &str = "regionfeed";
+
+fn empty_feed_updated() -> DateTime<Utc> {
+    // A compile-time constant, checked by a unit test; the fallback only keeps this panic-free.
+    DateTime::parse_from_rfc3339(EMPTY_FEED_UPDATED)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc.timestamp_opt(0, 0).single().unwrap_or_default())
+}
+
+/// Whole seconds: sub-second digits carry no news and only make the documents noisier.
+fn fixed(t: DateTime<Utc>) -> FixedDateTime {
+    t.trunc_subsecs(0).fixed_offset()
+}
+
+fn text(value: &str, kind: TextType) -> Text {
+    Text {
+        value: xml_safe(value).into_owned(),
+        r#type: kind,
+        ..Text::default()
+    }
+}
+
+fn link(href: String, rel: &str, mime: Option<&str>) -> Link {
+    Link {
+        href,
+        rel: rel.to_string(),
+        mime_type: mime.map(str::to_string),
+        ..Link::default()
+    }
+}
+
+fn person(name: &str) -> Person {
+    Person {
+        name: name.to_string(),
+        ..Person::default()
+    }
+}
+
+/// Renders a complete Atom document (UTF-8, with XML declaration) for `entries`, which the
+/// caller passes newest first and already limited.
+pub fn atom(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
+    let base = meta.base_url;
+    let name = display_name(meta.region);
+    let subtitle = match meta.region {
+        None => "Polisens händelser och lokala nyheter från hela Sverige".to_string(),
+        Some(_) => format!("Polisens händelser och lokala nyheter om {name}"),
+    };
+    let feed = Feed {
+        title: text(&format!("{name} — regionfeed"), TextType::Text),
+        id: feed_id(base, meta.region),
+        updated: fixed(meta.updated.unwrap_or_else(empty_feed_updated)),
+        authors: vec![person(AUTHOR)],
+        generator: Some(Generator {
+            value: "regionfeed".to_string(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+        links: vec![
+            link(
+                abs_url(base, &feed_path(meta.region)),
+                "self",
+                Some("application/atom+xml"),
+            ),
+            link(
+                abs_url(base, &html_path(meta.region)),
+                "alternate",
+                Some("text/html"),
+            ),
+        ],
+        subtitle: Some(text(&subtitle, TextType::Text)),
+        entries: entries.iter().map(|e| entry(base, e)).collect(),
+        lang: Some("sv".to_string()),
+        ..Feed::default()
+    };
+    let config = WriteConfig {
+        // Written by hand below so that it names the encoding.
+        write_document_declaration: false,
+        indent_size: Some(2),
+    };
+    // Writing into a Vec has no I/O to fail and quick-xml escapes any text it is given.
+    let bytes = feed
+        .write_with_config(Vec::new(), config)
+        .expect("writing an atom feed into memory cannot fail");
+    let body = String::from_utf8_lossy(&bytes);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}\n",
+        declare_text_types(&body)
+    )
+}
+
+/// Adds `type="text"` to plain-text titles and subtitles, which `atom_syndication` leaves
+/// implicit because text is the RFC 4287 default; declaring it keeps lax readers from guessing
+/// HTML. A plain string replace is exact here: quick-xml escapes `<` in every text and
+/// attribute value, so `<title>` can only be one of the start tags written for a `Text` of type
+/// text with no `xml:lang`/`xml:base`.
+fn declare_text_types(xml: &str) -> String {
+    xml.replace("<title>", "<title type=\"text\">")
+        .replace("<subtitle>", "<subtitle type=\"text\">")
+}
+
+fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
+    let link = safe_link(e.link.as_deref());
+    let summary = e.summary.as_deref().filter(|s| !s.trim().is_empty());
+    let content = e.content.as_deref().filter(|s| !s.trim().is_empty());
+    // With one text it becomes the summary. RFC 4287 §4.1.1 demands atom:content when there is
+    // no alternate link, so a link-less entry carries its text (or nothing) as content instead.
+    let (summary, content) = match (summary, content, link.is_some()) {
+        (Some(s), Some(c), _) => (Some(s), Some(c)),
+        (one, None, true) | (None, one, true) => (one, None),
+        (one, None, false) | (None, one, false) => (None, Some(one.unwrap_or(""))),
+    };
+    let author = [
+        e.author.as_deref(),
+        Some(e.source.title.as_str()),
+        Some(e.source.id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|a| xml_safe(a.trim()).into_owned())
+    .find(|a| !a.is_empty())
+    .unwrap_or_else(|| AUTHOR.to_string());
+    Entry {
+        title: text(&e.title, TextType::Text),
+        id: entry_id(base, &e.uid),
+        updated: fixed(e.updated),
+        authors: vec![person(&author)],
+        categories: categories(base, e),
+        links: link
+            .map(|href| vec![super::atom::link(href, "alternate", Some("text/html"))])
+            .unwrap_or_default(),
+        published: Some(fixed(e.published)),
+        source: Some(source(base, e)),
+        summary: summary.map(|s| text(s, TextType::Html)),
+        content: content.map(|c| Content {
+            value: Some(xml_safe(c).into_owned()),
+            content_type: Some("html".to_string()),
+            ..Content::default()
+        }),
+        ..Entry::default()
+    }
+}
+
+/// One category per known region code (SCB code as term, name as label, a scheme per kind),
+/// then one per distinct non-empty source category (no scheme: they are free text).
+fn categories(base: &url::Url, e: &FeedEntry) -> Vec<Category> {
+    let regions = Regions::get_builtin();
+    let mut out: Vec<Category> = Vec::new();
+    for code in &e.regions {
+        // Unknown codes cannot come from the tagger (it uses the same table); skip rather than
+        // publish a term no reader can resolve.
+        let Some(r) = regions.get(code) else { continue };
+        if out.iter().any(|c| c.term == r.code) {
+            continue;
+        }
+        out.push(Category {
+            term: r.code.clone(),
+            scheme: Some(category_scheme(base, r.kind)),
+            label: Some(r.name.clone()),
+        });
+    }
+    let mut free: Vec<String> = Vec::new();
+    for c in &e.categories {
+        let term = xml_safe(c.trim()).into_owned();
+        if !term.is_empty() && !free.contains(&term) {
+            free.push(term);
+        }
+    }
+    out.extend(free.into_iter().map(|term| Category {
+        term,
+        scheme: None,
+        label: None,
+    }));
+    out
+}
+
+fn source(base: &url::Url, e: &FeedEntry) -> Source {
+    let s = &e.source;
+    let mut links = Vec::new();
+    // An empty href would be a reference to this very feed, which is wrong for a source.
+    if !s.feed_url.trim().is_empty() {
+        links.push(link(xml_safe(s.feed_url.trim()).into_owned(), "self", None));
+    }
+    if let Some(site) = safe_link(s.site_link.as_deref()) {
+        links.push(link(site, "alternate", Some("text/html")));
+    }
+    Source {
+        title: text(
+            if s.title.trim().is_empty() {
+                &s.id
+            } else {
+                &s.title
+            },
+            TextType::Text,
+        ),
+        id: source_id(base, &s.id),
+        updated: fixed(s.updated.unwrap_or(e.updated)),
+        links,
+        ..Source::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_feed_updated_parses() {
+        assert_eq!(
+            empty_feed_updated(),
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn degenerate_entry_is_still_valid_atom() {
+        let base = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        let at =
+            Utc.with_ymd_and_hms(2026, 2, 3, 4, 5, 6).unwrap() + chrono::Duration::nanoseconds(7);
+        let e = FeedEntry {
+            uid: "x".into(),
+            title: "\u{1}".into(),
+            link: None,
+            summary: Some("  ".into()),
+            content: None,
+            published: at,
+            updated: at,
+            categories: vec![" ".into()],
+            author: Some(" ".into()),
+            regions: vec!["0000".into()],
+            source: crate::model::SourceRef {
+                id: "src".into(),
+                title: " ".into(),
+                feed_url: "".into(),
+                site_link: Some("ftp://x".into()),
+                updated: None,
+            },
+            carried_by: vec![],
+        };
+        let meta = FeedMeta {
+            base_url: &base,
+            region: None,
+            updated: Some(at),
+        };
+        let xml = atom(&meta, &[e]);
+        // No link, so RFC 4287 wants atom:content; the source falls back to its id everywhere.
+        assert!(xml.contains("<content type=\"html\"></content>"), "{xml}");
+        assert!(
+            xml.contains("<name>src</name>") && xml.contains("<title type=\"text\">src</title>")
+        );
+        assert!(
+            !xml.contains("<category") && !xml.contains("<link href=\"\"") && !xml.contains("ftp:")
+        );
+        assert!(xml.contains("<updated>2026-02-03T04:05:06+00:00</updated>"));
+        let parsed = feed_rs::parser::parse(xml.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), 1);
+    }
+
+    #[test]
+    fn declared_types_do_not_touch_escaped_text() {
+        let xml = "<title>a &lt;title&gt; b</title><subtitle>x</subtitle>";
+        assert_eq!(
+            declare_text_types(xml),
+            "<title type=\"text\">a &lt;title&gt; b</title><subtitle type=\"text\">x</subtitle>"
+        );
+    }
+}

@@ -1,0 +1,469 @@
+//! render: Atom feeds, OPML and HTML pages, checked by snapshot and by real parsers
+//! (feed-rs in process, Python feedparser and ElementTree out of process).
+
+use std::io::Write as _;
+use std::process::Command;
+
+use chrono::{DateTime, Utc};
+use regionfeed::model::{FeedEntry, SourceRef};
+use regionfeed::regions::{Region, Regions};
+use regionfeed::render::{self, FeedMeta, RegionSummary};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn polisen() -> SourceRef {
+    SourceRef {
+        id: "polisen-orebro-handelser".into(),
+        title: "Polisen – händelser, Örebro län".into(),
+        feed_url: "https://polisen.se/aktuellt/rss/orebro-lan/handelser-rss---orebro-lan/".into(),
+        site_link: Some("https://polisen.se/aktuellt/handelser/".into()),
+        updated: Some(t("2026-11-27T18:40:00Z")),
+    }
+}
+
+fn lokaltidning() -> SourceRef {
+    SourceRef {
+        id: "kumla-lokaltidning".into(),
+        title: "Kumla Lokaltidning".into(),
+        feed_url: "https://example.se/kumla/feed?x=1&y=2".into(),
+        site_link: None,
+        updated: None,
+    }
+}
+
+/// The test entries, newest first, as the store hands them to the renderer.
+fn entries() -> Vec<FeedEntry> {
+    vec![
+        // Content and summary, a forbidden control character, an author, messy categories.
+        FeedEntry {
+            uid: "9f1c2e".into(),
+            title: "Ny förskola öppnar i Hällabrottet\u{1} — köerna kortas".into(),
+            link: Some("https://example.se/kumla/nyheter/ny-forskola".into()),
+            summary: Some("<p>Kommunen räknar med att kön halveras.</p>".into()),
+            content: Some(
+                "<p>Förskolan på Åbyvägen\u{7} öppnar i januari &amp; tar emot 80 barn.</p>\u{FFFF}"
+                    .into(),
+            ),
+            published: t("2026-11-28T06:00:00Z"),
+            updated: t("2026-11-28T07:15:00Z"),
+            categories: vec!["Utbildning".into(), "".into(), "  ".into(), "Utbildning".into()],
+            author: Some("Åsa Öberg".into()),
+            regions: vec!["1881".into(), "18".into()],
+            source: lokaltidning(),
+            carried_by: vec!["kumla-lokaltidning".into()],
+        },
+        // Summary only, two region codes (kommun and its län).
+        FeedEntry {
+            uid: "41ab07".into(),
+            title: "Trafikolycka, personskada, Kumla".into(),
+            link: Some("https://polisen.se/aktuellt/handelser/2026/november/27/27-november-18.57-trafikolycka-personskada-kumla/".into()),
+            summary: Some("Två bilar har krockat på Ågatan. Räddningstjänsten är på plats.".into()),
+            content: None,
+            published: t("2026-11-27T17:57:00Z"),
+            updated: t("2026-11-27T18:30:00Z"),
+            categories: vec!["Trafikolycka, personskada".into()],
+            author: None,
+            regions: vec!["1881".into(), "18".into()],
+            source: polisen(),
+            carried_by: vec!["polisen-orebro-handelser".into()],
+        },
+        // No usable link (javascript:), markup in the title: must be escaped, and the entry
+        // must carry atom:content since it has no alternate link.
+        FeedEntry {
+            uid: "7d00e1".into(),
+            title: "Polisen: \"Lås förråden\" <b>& cyklarna</b>".into(),
+            link: Some("javascript:alert(1)".into()),
+            summary: Some("Inbrott i flera förråd i Örebro under natten.".into()),
+            content: None,
+            published: t("2026-11-26T05:10:00Z"),
+            updated: t("2026-11-26T05:10:00Z"),
+            categories: vec!["Inbrott".into()],
+            author: None,
+            regions: vec!["1880".into(), "18".into(), "9999".into()],
+            source: polisen(),
+            carried_by: vec!["polisen-orebro-handelser".into(), "na-orebro".into()],
+        },
+    ]
+}
+
+fn base(s: &str) -> url::Url {
+    url::Url::parse(s).unwrap()
+}
+
+/// One feed to render and what readers must see in it.
+struct Case {
+    name: &'static str,
+    base: &'static str,
+    region: Option<&'static str>,
+    /// uids of the test entries this feed carries.
+    uids: &'static [&'static str],
+    id: &'static str,
+    title: &'static str,
+    self_link: &'static str,
+    alternate: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "orebro_lan",
+        base: "http://127.0.0.1:8080",
+        region: Some("18"),
+        uids: &["9f1c2e", "41ab07", "7d00e1"],
+        id: "tag:127.0.0.1,2026:feed:/feeds/orebro-lan",
+        title: "Örebro län — regionfeed",
+        self_link: "http://127.0.0.1:8080/feeds/orebro-lan.atom",
+        alternate: "http://127.0.0.1:8080/orebro-lan/",
+    },
+    Case {
+        name: "kumla_behind_prefix",
+        base: "https://example.org/regionfeed/",
+        region: Some("1881"),
+        uids: &["9f1c2e", "41ab07"],
+        id: "tag:example.org,2026:feed:/feeds/orebro-lan/kumla",
+        title: "Kumla (Örebro län) — regionfeed",
+        self_link: "https://example.org/regionfeed/feeds/orebro-lan/kumla.atom",
+        alternate: "https://example.org/regionfeed/orebro-lan/kumla/",
+    },
+    Case {
+        name: "empty_gotland",
+        base: "http://127.0.0.1:8080",
+        region: Some("0980"),
+        uids: &[],
+        id: "tag:127.0.0.1,2026:feed:/feeds/gotlands-lan/gotland",
+        title: "Gotland (Gotlands län) — regionfeed",
+        self_link: "http://127.0.0.1:8080/feeds/gotlands-lan/gotland.atom",
+        alternate: "http://127.0.0.1:8080/gotlands-lan/gotland/",
+    },
+    Case {
+        name: "sverige",
+        base: "http://127.0.0.1:8080",
+        region: None,
+        uids: &["9f1c2e", "41ab07", "7d00e1"],
+        id: "tag:127.0.0.1,2026:feed:/feeds/sverige",
+        title: "Sverige — regionfeed",
+        self_link: "http://127.0.0.1:8080/feeds/sverige.atom",
+        alternate: "http://127.0.0.1:8080/",
+    },
+];
+
+fn region(code: &str) -> &'static Region {
+    Regions::get_builtin().get(code).unwrap()
+}
+
+/// Runs a Python snippet on `text` written to a temp file; fails loudly when Python or the
+/// module is missing, because a skipped interoperability check would pass silently.
+fn python(script: &str, text: &str) -> String {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(file.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 is required for the render tests and could not run: {e}")
+        });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python3 snippet failed; the render tests need python3 with feedparser (`pip install feedparser`):\n{stderr}"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn check(case: &Case) {
+    let all = entries();
+    let picked: Vec<FeedEntry> = all
+        .iter()
+        .filter(|e| case.uids.contains(&e.uid.as_str()))
+        .cloned()
+        .collect();
+    let base = base(case.base);
+    let meta = FeedMeta {
+        base_url: &base,
+        region: case.region.map(region),
+        updated: picked.iter().map(|e| e.updated).max(),
+    };
+    let xml = render::atom(&meta, &picked);
+    assert_eq!(
+        xml,
+        render::atom(&meta, &picked),
+        "{}: not deterministic",
+        case.name
+    );
+    assert!(!xml.contains('\u{1}') && !xml.contains('\u{7}') && !xml.contains('\u{FFFF}'));
+    insta::assert_snapshot!(format!("atom_{}", case.name), xml);
+
+    let feed = feed_rs::parser::parse(xml.as_bytes())
+        .unwrap_or_else(|e| panic!("{}: feed-rs rejects the feed: {e}", case.name));
+    assert_eq!(feed.id, case.id);
+    assert_eq!(feed.title.as_ref().unwrap().content, case.title);
+    let href = |links: &[feed_rs::model::Link], rel: &str| {
+        links
+            .iter()
+            .find(|l| l.rel.as_deref() == Some(rel))
+            .map(|l| l.href.clone())
+    };
+    assert_eq!(href(&feed.links, "self").as_deref(), Some(case.self_link));
+    assert_eq!(
+        href(&feed.links, "alternate").as_deref(),
+        Some(case.alternate)
+    );
+    assert_eq!(feed.entries.len(), picked.len(), "{}", case.name);
+    let host = base.host_str().unwrap();
+    for (got, want) in feed.entries.iter().zip(&picked) {
+        assert_eq!(got.id, format!("tag:{host},2026:item:{}", want.uid));
+        let title: String = want.title.chars().filter(|c| *c != '\u{1}').collect();
+        assert_eq!(got.title.as_ref().unwrap().content, title);
+        let link = want.link.as_deref().filter(|l| l.starts_with("http"));
+        assert_eq!(
+            href(&got.links, "alternate").as_deref(),
+            link,
+            "{}",
+            want.uid
+        );
+        assert!(
+            got.summary.is_some() || got.content.is_some(),
+            "{}",
+            want.uid
+        );
+        // Regions first (known codes only), then the free categories, deduplicated.
+        let mut terms: Vec<&str> = want
+            .regions
+            .iter()
+            .map(String::as_str)
+            .filter(|c| Regions::get_builtin().get(c).is_some())
+            .collect();
+        for c in &want.categories {
+            if !c.trim().is_empty() && !terms.contains(&c.trim()) {
+                terms.push(c.trim());
+            }
+        }
+        let got_terms: Vec<&str> = got.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(got_terms, terms, "{}", want.uid);
+        for c in &got.categories {
+            match Regions::get_builtin().get(&c.term) {
+                Some(r) => {
+                    assert_eq!(c.label.as_deref(), Some(r.name.as_str()));
+                    let kind = if r.code.len() == 2 { "lan" } else { "kommun" };
+                    let scheme = format!("{}/schema/{kind}", case.base.trim_end_matches('/'));
+                    assert_eq!(c.scheme.as_deref(), Some(scheme.as_str()));
+                }
+                None => assert_eq!(c.scheme, None),
+            }
+        }
+    }
+
+    let verdict = python(
+        "import feedparser,sys; d=feedparser.parse(sys.argv[1]); print(int(d.bozo), len(d.entries), d.get('bozo_exception', ''))",
+        &xml,
+    );
+    assert_eq!(
+        verdict,
+        format!("0 {}", picked.len()),
+        "{}: feedparser",
+        case.name
+    );
+}
+
+#[test]
+fn atom_feeds() {
+    for case in CASES {
+        check(case);
+    }
+}
+
+#[test]
+fn feedparser_sees_what_we_meant() {
+    // Beyond bozo: the fields a reader shows must arrive intact through a lenient parser too.
+    let b = base("http://127.0.0.1:8080");
+    let all = entries();
+    let meta = FeedMeta {
+        base_url: &b,
+        region: Some(region("18")),
+        updated: Some(all[0].updated),
+    };
+    let xml = render::atom(&meta, &all);
+    let got = python(
+        "import feedparser,sys,json; d=feedparser.parse(sys.argv[1]); \
+         print(json.dumps([d.feed.language, d.feed.title, d.feed.generator, \
+         [[e.title, e.author, e.source.title, [l.href for l in e.get('links', []) if l.get('rel') == 'alternate'], \
+         [t.term for t in e.tags]] \
+         for e in d.entries]], ensure_ascii=False))",
+        &xml,
+    );
+    let want = serde_json::json!([
+        "sv",
+        "Örebro län — regionfeed",
+        "regionfeed",
+        [
+            [
+                "Ny förskola öppnar i Hällabrottet — köerna kortas",
+                "Åsa Öberg",
+                "Kumla Lokaltidning",
+                ["https://example.se/kumla/nyheter/ny-forskola"],
+                ["1881", "18", "Utbildning"]
+            ],
+            [
+                "Trafikolycka, personskada, Kumla",
+                "Polisen – händelser, Örebro län",
+                "Polisen – händelser, Örebro län",
+                [all[1].link],
+                ["1881", "18", "Trafikolycka, personskada"]
+            ],
+            [
+                "Polisen: \"Lås förråden\" <b>& cyklarna</b>",
+                "Polisen – händelser, Örebro län",
+                "Polisen – händelser, Örebro län",
+                [],
+                ["1880", "18", "Inbrott"]
+            ]
+        ]
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn empty_feed_has_a_fixed_updated_and_lang() {
+    let b = base("http://127.0.0.1:8080");
+    let meta = FeedMeta {
+        base_url: &b,
+        region: None,
+        updated: None,
+    };
+    let xml = render::atom(&meta, &[]);
+    assert!(
+        xml.contains("<updated>2026-01-01T00:00:00+00:00</updated>"),
+        "{xml}"
+    );
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed "));
+    assert!(xml.contains("xml:lang=\"sv\""));
+}
+
+#[test]
+fn opml_lists_every_feed_once() {
+    let b = base("http://127.0.0.1:8080/rf");
+    let opml = render::opml(&b, Regions::get_builtin());
+    assert_eq!(opml, render::opml(&b, Regions::get_builtin()));
+    insta::assert_snapshot!("opml", opml);
+    let got = python(
+        "import xml.etree.ElementTree as E,sys; r=E.parse(sys.argv[1]).getroot(); \
+         o=[x for x in r.iter('outline') if x.get('type')=='rss']; \
+         print(r.get('version'), len(o), len({x.get('xmlUrl') for x in o}), \
+         len(r.find('body')), o[0].get('xmlUrl'), all(x.get('xmlUrl').startswith('http://127.0.0.1:8080/rf/feeds/') for x in o))",
+        &opml,
+    );
+    // 1 national + 21 län + 290 kommuner feeds, all distinct; the body holds Sverige + 21 folders.
+    assert_eq!(
+        got,
+        "2.0 312 312 22 http://127.0.0.1:8080/rf/feeds/sverige.atom True"
+    );
+}
+
+fn summaries() -> Vec<RegionSummary<'static>> {
+    let e = entries();
+    Regions::get_builtin()
+        .all()
+        .map(|r| {
+            let mine: Vec<&FeedEntry> = e.iter().filter(|x| x.regions.contains(&r.code)).collect();
+            RegionSummary {
+                region: r,
+                items: mine.len() as u64,
+                latest: mine
+                    .iter()
+                    .take(2)
+                    .map(|x| (x.title.clone(), x.link.clone()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The part of a page from `start` up to and including the next `end`.
+fn cut<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let i = page.find(start).unwrap_or_else(|| panic!("no {start:?}"));
+    let j = i + page[i..].find(end).unwrap_or_else(|| panic!("no {end:?}")) + end.len();
+    &page[i..j]
+}
+
+#[test]
+fn index_page() {
+    let b = base("http://127.0.0.1:8080");
+    let sums = summaries();
+    let page = render::index_html(&b, 3, &sums);
+    assert_eq!(page, render::index_html(&b, 3, &sums));
+    // Every feed is linked from the front page, including kommuner without items.
+    for r in Regions::get_builtin().all() {
+        let href = format!("href=\"http://127.0.0.1:8080{}\"", r.path);
+        assert!(page.contains(&href), "{} missing", r.name);
+    }
+    assert!(!page.contains("javascript:") && !page.contains("<script"));
+    assert!(page.contains("Place data: SCB (CC0), GeoNames (CC BY 4.0)"));
+    // The full page lists 311 regions; the snapshot keeps the head, one län and the footer.
+    let trimmed = [
+        cut(&page, "<!DOCTYPE html>", "</p>\n<details>"),
+        cut(&page, "<details>\n<summary>Örebro län", "</details>\n"),
+        cut(&page, "<footer>", "</html>\n"),
+    ]
+    .join("\n[…]\n");
+    insta::assert_snapshot!("index_html_trimmed", trimmed);
+}
+
+#[test]
+fn region_pages() {
+    let b = base("http://127.0.0.1:8080");
+    let sums = summaries();
+    let find = |code: &str| sums.iter().find(|s| s.region.code == code).unwrap();
+    let kommuner: Vec<RegionSummary> = sums
+        .iter()
+        .filter(|s| s.region.lan.as_deref() == Some("18"))
+        .map(|s| RegionSummary {
+            region: s.region,
+            items: s.items,
+            latest: s.latest.clone(),
+        })
+        .collect();
+    let all = entries();
+    let lan = render::region_html(&b, find("18"), &kommuner, &all);
+    let kumla = render::region_html(&b, find("1881"), &[], &all[..2]);
+    assert_eq!(kumla, render::region_html(&b, find("1881"), &[], &all[..2]));
+    assert!(lan.contains(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Örebro län\" \
+         href=\"http://127.0.0.1:8080/feeds/orebro-lan.atom\">"
+    ));
+    assert!(!lan.contains("javascript:") && !lan.contains("<b>&"));
+    insta::assert_snapshot!("region_html_kumla", kumla);
+    insta::assert_snapshot!(
+        "region_html_orebro_lan_entries",
+        cut(&lan, "<h2>Senaste</h2>", "</ol>\n")
+    );
+}
+
+#[test]
+fn feed_paths_and_ids() {
+    let b = base("http://127.0.0.1:8080/");
+    for (code, path, page) in [
+        (None, "/feeds/sverige.atom", "/"),
+        (Some("18"), "/feeds/orebro-lan.atom", "/orebro-lan/"),
+        (
+            Some("1881"),
+            "/feeds/orebro-lan/kumla.atom",
+            "/orebro-lan/kumla/",
+        ),
+        (
+            Some("0114"),
+            "/feeds/stockholms-lan/upplands-vasby.atom",
+            "/stockholms-lan/upplands-vasby/",
+        ),
+    ] {
+        let r = code.map(region);
+        assert_eq!(render::feed_path(r), path);
+        assert_eq!(render::html_path(r), page);
+        assert_eq!(
+            render::feed_id(&b, r),
+            format!("tag:127.0.0.1,2026:feed:{}", path.trim_end_matches(".atom"))
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! Shared test helpers: a loopback HTTP origin, a scratch config, and running the real binary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::Response;
+
+/// Path of a fixture file under `tests/it/fixtures`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/fixtures")
+        .join(rel)
+}
+
+pub fn read_fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(fixture(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+/// What the origin answers on one path.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Route {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Route {
+        Route {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    /// A fixture file served as RSS/Atom XML.
+    pub fn feed(rel: &str) -> Route {
+        Route::new(200, "application/xml", read_fixture(rel))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Route {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// One request the origin received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub at: Instant,
+    pub headers: HeaderMap,
+}
+
+/// A real HTTP server on 127.0.0.1 serving fixed routes, recording every request.
+pub struct Origin {
+    pub addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Origin {
+    pub fn start() -> Origin {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let (r, s) = (routes.clone(), seen.clone());
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let (r, s) = (r.clone(), s.clone());
+            async move {
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/".to_string(), |p| p.to_string());
+                s.lock().unwrap().push(Seen {
+                    path: path.clone(),
+                    at: Instant::now(),
+                    headers: req.headers().clone(),
+                });
+                let route = r.lock().unwrap().get(&path).cloned();
+                let route =
+                    route.unwrap_or_else(|| Route::new(404, "text/plain", "no such fixture"));
+                let mut resp = Response::new(Body::from(route.body));
+                *resp.status_mut() = StatusCode::from_u16(route.status).unwrap();
+                for (k, v) in route.headers {
+                    resp.headers_mut().insert(
+                        axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        v.parse().unwrap(),
+                    );
+                }
+                resp
+            }
+        });
+        runtime.spawn(async move {
+            axum::serve(listener, app).await.expect("origin serves");
+        });
+        Origin {
+            addr,
+            routes,
+            seen,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path.into(), route);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A scratch directory with a config file whose database lives inside it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// `sources` is TOML for the `[[source]]` tables; everything else uses test-friendly values.
+    pub fn new(sources: &str) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Env { dir };
+        env.write_config(sources);
+        env
+    }
+
+    pub fn write_config(&self, sources: &str) {
+        let db = self.dir.path().join("db/regionfeed.db");
+        let text = format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+base_url = "http://feeds.example.test"
+
+[storage]
+path = "{}"
+
+[fetch]
+user_agent = "regionfeed-tests/1 (+https://example.test)"
+timeout = "5s"
+host_gap = "10ms"
+
+[places]
+Snavlunda = "1882"
+
+{sources}
+"#,
+            db.display()
+        );
+        std::fs::write(self.config(), text).expect("write config");
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("regionfeed.toml")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("db/regionfeed.db")
+    }
+
+    /// Runs `regionfeed --config <this config> ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let config = self.config();
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        regionfeed(&all, None)
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "regionfeed {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// `render --out` into a fresh folder; returns it.
+    pub fn render(&self) -> PathBuf {
+        let out = self.dir.path().join("site");
+        let _ = std::fs::remove_dir_all(&out);
+        self.ok(&["render", "--out", out.to_str().unwrap()]);
+        out
+    }
+}
+
+/// Runs the real binary with `args`, feeding `stdin` if given.
+pub fn regionfeed(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regionfeed"));
+    cmd.args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd.spawn().expect("spawn regionfeed");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // Write from a thread so a large input cannot deadlock against a full stdout pipe.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    child.wait_with_output().expect("wait regionfeed")
+}
+
+/// Parses a file with Python feedparser; returns (bozo, entry count, bozo message).
+pub fn feedparser(path: &Path) -> (bool, usize, String) {
+    let script = "import feedparser, sys, json\n\
+d = feedparser.parse(sys.argv[1])\n\
+print(json.dumps({'bozo': bool(d.bozo), 'n': len(d.entries), 'msg': str(d.get('bozo_exception', ''))}))";
+    let out = Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .expect("python3 must be installed (.ci/run installs it with feedparser)");
+    assert!(
+        out.status.success(),
+        "python3 feedparser failed (is feedparser installed? .ci/run installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("feedparser json");
+    (
+        v["bozo"].as_bool().unwrap(),
+        v["n"].as_u64().unwrap() as usize,
+        v["msg"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// A raw HTTP/1.1 response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request over a fresh connection and reads the whole answer (`Connection: close`).
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + size]);
+        b = &b[nl + 2 + size + 2..];
+    }
+}
+
+/// A free loopback port (bound and released: good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon as a real child process; killed on drop if still running.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// Everything the daemon wrote to stderr so far (drained by a thread so it never blocks).
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `regionfeed run` with `env`'s config listening on a free port; waits for `/healthz`.
+    pub fn start(env: &Env) -> Daemon {
+        let port = free_port();
+        let text = std::fs::read_to_string(env.config()).unwrap();
+        std::fs::write(
+            env.config(),
+            text.replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_regionfeed"))
+            .args(["--config", env.config().to_str().unwrap(), "run"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn daemon");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut child = child;
+        let log: Arc<Mutex<String>> = Arc::default();
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let mut d = Daemon { child, addr, log };
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = d.child.try_wait() {
+                panic!("daemon exited early: {status}");
+            }
+            if std::net::TcpStream::connect(addr).is_ok()
+                && http(addr, "GET", "/healthz", &[]).status == 200
+            {
+                return d;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        d.child.kill().ok();
+        panic!("daemon did not answer /healthz in 20 s");
+    }
+
+    /// Sends a signal by name via kill(1), keeping the tests free of unsafe code.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill(1)")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits up to `secs` for the process to exit; returns its status and stderr.
+    pub fn wait(mut self, secs: u64) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Give the drain thread a moment to read the last lines.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                return (status, self.log.lock().unwrap().clone());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit within {secs} s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
