@@ -422,20 +422,28 @@ fn ingest_item(
     now: DateTime<Utc>,
     stats: &mut IngestStats,
 ) -> Result<(), StoreError> {
-    let existing: Option<(i64, String, i64)> = tx
+    let existing: Option<(i64, String, i64, String)> = tx
         .query_row(
-            "SELECT i.id, i.content_hash, i.updated FROM item_sources s JOIN items i ON i.id = s.item_id
+            "SELECT s.item_id, s.content_hash, i.updated, i.first_source
+             FROM item_sources s JOIN items i ON i.id = s.item_id
              WHERE s.source_id = ?1 AND s.key = ?2",
             params![source_id, item.key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    if let Some((item_id, hash, old_updated)) = existing {
+    if let Some((item_id, hash, old_updated, first_source)) = existing {
         tx.execute(
-            "UPDATE item_sources SET last_seen = ?3 WHERE source_id = ?1 AND key = ?2",
-            params![source_id, item.key, ts(now)],
+            "UPDATE item_sources SET last_seen = ?3, content_hash = ?4
+             WHERE source_id = ?1 AND key = ?2",
+            params![source_id, item.key, ts(now), item.content_hash],
         )?;
         if hash == item.content_hash {
+            stats.unchanged += 1;
+            return Ok(());
+        }
+        if first_source != source_id {
+            // Another source's version is the one shown; its tags still count.
+            insert_regions(tx, item_id, tags)?;
             stats.unchanged += 1;
             return Ok(());
         }
@@ -447,8 +455,7 @@ fn ingest_item(
         };
         tx.execute(
             "UPDATE items SET title = ?2, summary = ?3, content = ?4, body_text = ?5, updated = ?6,
-                content_hash = ?7, link = COALESCE(?8, link), categories = ?9, author = ?10,
-                event_type = ?11
+                link = COALESCE(?7, link), categories = ?8, author = ?9, event_type = ?10
              WHERE id = ?1",
             params![
                 item_id,
@@ -457,7 +464,6 @@ fn ingest_item(
                 item.content,
                 item.text,
                 updated,
-                item.content_hash,
                 item.link,
                 categories_json(item),
                 item.author,
@@ -487,9 +493,8 @@ fn ingest_item(
         None => {
             tx.execute(
                 "INSERT INTO items (uid, canonical_link, link, title, summary, content, body_text,
-                    published, updated, categories, author, event_type, content_hash, first_source,
-                    created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    published, updated, categories, author, event_type, first_source, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     item_uid(source_id, &item.key),
                     item.canonical_link,
@@ -503,7 +508,6 @@ fn ingest_item(
                     categories_json(item),
                     item.author,
                     item.police.as_ref().map(|p| p.event_type.as_str()),
-                    item.content_hash,
                     source_id,
                     ts(now),
                 ],
@@ -513,9 +517,9 @@ fn ingest_item(
         }
     };
     tx.execute(
-        "INSERT INTO item_sources (source_id, key, item_id, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![source_id, item.key, item_id, ts(now)],
+        "INSERT INTO item_sources (source_id, key, item_id, content_hash, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![source_id, item.key, item_id, item.content_hash, ts(now)],
     )?;
     insert_regions(tx, item_id, tags)?;
     Ok(())

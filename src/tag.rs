@@ -381,7 +381,12 @@ impl Tagger {
                     reason: "expected form,codes,rule,flags".into(),
                 });
             }
-            let (ks, ls) = parse_codes(f[1], line, "aliases.csv")?;
+            let no_place = f[1].trim() == "-";
+            let (ks, ls) = if no_place {
+                (Vec::new(), Vec::new())
+            } else {
+                parse_codes(f[1], line, "aliases.csv")?
+            };
             let flags: Vec<&str> = f[3].split_whitespace().collect();
             let rule: &'static str = match f[2] {
                 "kommun-name" => rule::KOMMUN,
@@ -392,6 +397,7 @@ impl Tagger {
                 "county-adjective" => "county-adjective",
                 "club" => "club",
                 "venue" => "venue",
+                "not-a-place" => "not-a-place",
                 other => {
                     return Err(TagError::BadData {
                         file: "aliases.csv",
@@ -401,7 +407,11 @@ impl Tagger {
                 }
             };
             let prior_only = flags.contains(&"prior");
-            let target = if prior_only {
+            let target = if no_place {
+                // A name that contains a place name but is no place ("Göta kanal"): it claims
+                // the text so that the shorter name inside it does not match.
+                Target::All(Vec::new())
+            } else if prior_only {
                 let mut lans: Vec<u8> = ls.clone();
                 lans.extend(ks.iter().map(|&k| kommun_lan[k as usize]));
                 Target::PriorLan(lans)

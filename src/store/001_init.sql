@@ -33,17 +33,19 @@ CREATE TABLE items (
     categories     TEXT NOT NULL DEFAULT '[]',
     author         TEXT,
     event_type     TEXT,
-    content_hash   TEXT NOT NULL,
+    -- The source whose version is shown: only its edits change the item.
     first_source   TEXT NOT NULL,
     created_at     INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX items_updated ON items (updated DESC, id DESC);
 
--- Which source carried which item, under the source's own identity key.
+-- Which source carried which item, under the source's own identity key. The content hash is per
+-- source: two sources carrying one item in different words must not look like edits.
 CREATE TABLE item_sources (
-    source_id  TEXT NOT NULL,
-    key        TEXT NOT NULL,
-    item_id    INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    source_id    TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    item_id      INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
     first_seen INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL,
     PRIMARY KEY (source_id, key)

@@ -231,13 +231,30 @@ pub fn regionfeed(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("wait regionfeed")
 }
 
-/// Parses a file with Python feedparser; returns (bozo, entry count, bozo message).
-pub fn feedparser(path: &Path) -> (bool, usize, String) {
-    let script = "import feedparser, sys, json\n\
-d = feedparser.parse(sys.argv[1])\n\
-print(json.dumps({'bozo': bool(d.bozo), 'n': len(d.entries), 'msg': str(d.get('bozo_exception', ''))}))";
+/// What Python feedparser made of one file.
+#[derive(Debug)]
+pub struct FeedparserResult {
+    pub path: String,
+    pub bozo: bool,
+    pub bozo_message: String,
+    pub entries: usize,
+}
+
+/// Parses files with Python feedparser, a real feed reader's parser, in one process.
+/// Fails (never skips) when python3 or feedparser is missing: `.ci/run` installs them.
+pub fn feedparser(paths: &[PathBuf]) -> Vec<FeedparserResult> {
+    // No `\` line continuations here: they would eat the Python indentation.
+    let script = concat!(
+        "import feedparser, sys, json\n",
+        "for p in sys.argv[1:]:\n",
+        "    d = feedparser.parse(p)\n",
+        "    print(json.dumps({'path': p, 'bozo': bool(d.bozo), 'n': len(d.entries),",
+        " 'msg': str(d.get('bozo_exception', ''))}))\n",
+    );
     let out = Command::new("python3")
-        .args(["-c", script, path.to_str().unwrap()])
+        .arg("-c")
+        .arg(script)
+        .args(paths)
         .output()
         .expect("python3 must be installed (.ci/run installs it with feedparser)");
     assert!(
@@ -245,12 +262,51 @@ print(json.dumps({'bozo': bool(d.bozo), 'n': len(d.entries), 'msg': str(d.get('b
         "python3 feedparser failed (is feedparser installed? .ci/run installs it): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("feedparser json");
-    (
-        v["bozo"].as_bool().unwrap(),
-        v["n"].as_u64().unwrap() as usize,
-        v["msg"].as_str().unwrap_or_default().to_string(),
-    )
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("feedparser json");
+            FeedparserResult {
+                path: v["path"].as_str().unwrap().to_string(),
+                bozo: v["bozo"].as_bool().unwrap(),
+                bozo_message: v["msg"].as_str().unwrap_or_default().to_string(),
+                entries: v["n"].as_u64().unwrap() as usize,
+            }
+        })
+        .collect()
+}
+
+/// Every file under `dir` whose name ends with `suffix`, sorted.
+pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Parses an Atom file with feed-rs.
+pub fn atom(path: &Path) -> feed_rs::model::Feed {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The entry titles of an Atom file, in order.
+pub fn titles(path: &Path) -> Vec<String> {
+    atom(path)
+        .entries
+        .into_iter()
+        .map(|e| e.title.map(|t| t.content).unwrap_or_default())
+        .collect()
 }
 
 /// A raw HTTP/1.1 response.
