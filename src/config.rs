@@ -21,6 +21,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub fetch: FetchConfig,
     pub feeds: FeedsConfig,
+    pub websub: WebSubConfig,
     /// Operator-added place names and their kommun codes, in file order.
     pub places: Vec<(String, String)>,
     pub sources: Vec<SourceConfig>,
@@ -56,6 +57,12 @@ pub struct FetchConfig {
 pub struct FeedsConfig {
     /// Newest items per feed.
     pub entries: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebSubConfig {
+    /// Hub that feeds advertise (`rel="hub"`) and that is pinged when a feed changes.
+    pub hub: Option<Url>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +145,8 @@ struct RawConfig {
     #[serde(default)]
     feeds: RawFeeds,
     #[serde(default)]
+    websub: RawWebSub,
+    #[serde(default)]
     places: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "source")]
     sources: Vec<Spanned<RawSource>>,
@@ -180,6 +189,12 @@ struct RawFetch {
 #[serde(deny_unknown_fields)]
 struct RawFeeds {
     entries: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebSub {
+    hub: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -426,6 +441,20 @@ impl Validator {
             .positive(path, text, raw.feeds.entries.as_ref(), "entries")
             .unwrap_or(100);
 
+        let hub = match &raw.websub.hub {
+            None => None,
+            Some(h) => match Url::parse(h.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+                _ => {
+                    self.rep(path, text).at(
+                        h.span(),
+                        format!("bad websub hub {:?}: expected an absolute http(s) URL", h.get_ref()),
+                    );
+                    None
+                }
+            },
+        };
+
         self.places(path, text, raw.places);
         self.sources(path, text, raw.sources);
         for inc in &raw.include {
@@ -457,6 +486,7 @@ impl Validator {
                 host_gap,
             },
             feeds: FeedsConfig { entries },
+            websub: WebSubConfig { hub },
             places: std::mem::take(&mut self.places),
             sources: std::mem::take(&mut self.sources),
         }

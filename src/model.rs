@@ -27,6 +27,8 @@ pub struct ParsedFeed {
     pub link: Option<String>,
     pub id: Option<String>,
     pub updated: Option<DateTime<Utc>>,
+    /// RSS `<ttl>`: minutes the publisher says the feed may be cached.
+    pub ttl_minutes: Option<u32>,
     pub items: Vec<ParsedItem>,
 }
 

@@ -214,6 +214,7 @@ fn convert(feed: Feed) -> ParsedFeed {
         link: pick_link(&feed.links),
         id: non_empty(feed.id),
         updated: feed.updated.or(feed.published),
+        ttl_minutes: feed.ttl,
         items,
     }
 }

@@ -695,7 +695,10 @@ impl Tagger {
             return Some(false);
         }
         let prev = prev_word(folded, h.start);
+        let next = next_word(folded, h.end);
+        let kommun_after = next.is_some_and(|(w, _)| CONTEXT_AFTER.contains(&w));
         if e.caps
+            && !kommun_after
             && let Some((w, ws)) = prev
             && ((self.first_names.contains(w) && is_upper_at(orig, ws))
                 || SPEECH_VERBS.contains(&w))
@@ -706,15 +709,27 @@ impl Tagger {
         if e.guard == Guard::None {
             return Some(true);
         }
-        let next = next_word(folded, h.end);
-        let strong = prev.is_some_and(|(w, ws)| {
-            CONTEXT_BEFORE.contains(&w)
-                || (w == "om" && prev_word(folded, ws).is_some_and(|(w2, _)| COMPASS.contains(&w2)))
-        }) || next.is_some_and(|(w, _)| CONTEXT_AFTER.contains(&w));
+        let strong = kommun_after
+            || prev.is_some_and(|(w, ws)| {
+                CONTEXT_BEFORE.contains(&w)
+                    || (w == "om"
+                        && prev_word(folded, ws).is_some_and(|(w2, _)| COMPASS.contains(&w2)))
+            });
         if strong {
             return Some(true);
         }
         let initial = sentence_initial(orig, h.start);
+        let prior_agrees = prior.lan.is_some_and(|p| self.target_in_lan(&e.target, p));
+        // "Lund: Forskare hittar …" — a dateline opening a text names the place it is about.
+        // A person quoted in a headline looks the same ("Nora: Jag …"), so a name that is
+        // also a personal name needs the prior to agree.
+        if initial
+            && h.start == orig.len() - orig.trim_start().len()
+            && orig[h.end..].starts_with(':')
+            && (e.guard == Guard::Word || prior_agrees)
+        {
+            return Some(true);
+        }
         // prev_word/next_word skip spaces only, so a capitalised neighbour is part of one name.
         let beside_name = prev
             .is_some_and(|(_, ws)| is_upper_at(orig, ws) && !sentence_initial(orig, ws))
@@ -724,13 +739,7 @@ impl Tagger {
         }
         match e.guard {
             Guard::Word => Some(true),
-            _ => {
-                if prior.lan.is_some_and(|p| self.target_in_lan(&e.target, p)) {
-                    Some(true)
-                } else {
-                    None
-                }
-            }
+            _ => prior_agrees.then_some(true),
         }
     }
 
