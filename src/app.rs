@@ -9,7 +9,8 @@ use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig};
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, FetchLimits, Fetcher};
+use crate::health::Health;
 use crate::pipeline::{Context, PollReport};
 use crate::publish::{self, Document};
 use crate::serve::SiteCache;
@@ -62,11 +63,18 @@ pub fn open_store(config: &Config) -> Result<Arc<Store>, AppError> {
 
 fn context(config: Config) -> Result<Arc<Context>, AppError> {
     let store = open_store(&config)?;
-    let fetcher = Fetcher::new(
-        &config.fetch.user_agent,
-        config.fetch.timeout,
-        config.fetch.max_body,
-    )?;
+    context_with(config, store)
+}
+
+/// A context over an already open database (a reload keeps the database).
+fn context_with(config: Config, store: Arc<Store>) -> Result<Arc<Context>, AppError> {
+    let fetcher = Fetcher::new(FetchLimits {
+        user_agent: config.fetch.user_agent.clone(),
+        timeout: config.fetch.timeout,
+        connect_timeout: config.fetch.connect_timeout,
+        max_body: config.fetch.max_body,
+        max_redirects: 5,
+    })?;
     let tagger = Arc::new(Tagger::new(&config.places)?);
     Ok(Arc::new(Context {
         config,
@@ -97,7 +105,11 @@ pub fn build_site(config: &Config, store: &Store) -> Result<Vec<Document>, AppEr
     let snapshot = store
         .snapshot(config.feeds.entries)
         .map_err(store_err(config))?;
-    Ok(publish::build(&snapshot, &config.server.base_url))
+    Ok(publish::build(
+        &snapshot,
+        &config.server.base_url,
+        config.websub.hub.as_ref(),
+    ))
 }
 
 /// Writes `body` to `path` atomically: a reader sees the old file or the new one, never half.
@@ -142,6 +154,13 @@ pub fn sources(config: &Config) -> Result<Vec<SourceRow>, AppError> {
         .iter()
         .filter_map(|s: &SourceConfig| rows.iter().find(|r| r.id == s.id).cloned())
         .collect())
+}
+
+/// `regionfeed backup --out FILE`: a consistent copy of the database, safe while `run` writes.
+pub fn backup(config: &Config, out: &Path) -> Result<(), AppError> {
+    // Opened without registering sources: a backup must not write to what it copies.
+    let store = Store::open(&config.storage.path).map_err(store_err(config))?;
+    store.backup_to(out).map_err(store_err(config))
 }
 
 /// One line of `tag --jsonl` input.
@@ -194,45 +213,152 @@ pub fn tag_jsonl(
     Ok(failed)
 }
 
-/// Rebuilds the served site whenever the scheduler stores something new.
+/// Rebuilds the served site whenever the scheduler stores something new or the config changes.
 async fn refresh_site(
-    config: Config,
-    store: Arc<Store>,
+    mut contexts: watch::Receiver<Arc<Context>>,
     cache: Arc<SiteCache>,
     changed: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Built on first use and again when a reload names another hub.
+    let mut publisher: Option<crate::websub::Publisher> = None;
     loop {
         tokio::select! {
-            _ = changed.notified() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = changed.notified() => {
+                // Polls of many sources finish close together: one rebuild covers them.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Ok(()) = contexts.changed() => {}
+            _ = crate::scheduler::stopped(&mut shutdown) => return,
         }
-        // Polls of many sources finish close together: wait a moment so one rebuild covers them.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let (config2, store2) = (config.clone(), store.clone());
-        match tokio::task::spawn_blocking(move || build_site(&config2, &store2)).await {
+        let ctx = contexts.borrow_and_update().clone();
+        let built = {
+            let ctx = ctx.clone();
+            tokio::task::spawn_blocking(move || build_site(&ctx.config, &ctx.store)).await
+        };
+        let changed_paths = match built {
             Ok(Ok(docs)) => cache.replace(docs, Utc::now()),
-            Ok(Err(e)) => tracing::error!("cannot rebuild feeds, serving the previous ones: {e}"),
-            Err(e) => tracing::error!("feed rebuild panicked, serving the previous ones: {e}"),
+            Ok(Err(e)) => {
+                tracing::error!("cannot rebuild feeds, serving the previous ones: {e}");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!("feed rebuild panicked, serving the previous ones: {e}");
+                continue;
+            }
+        };
+        // WebSub: tell the hub which feeds changed, unless shutdown comes first.
+        let Some(hub) = ctx.config.websub.hub.clone() else {
+            continue;
+        };
+        let topics = crate::websub::topics(&ctx.config.server.base_url, &changed_paths);
+        if topics.is_empty() {
+            continue;
+        }
+        if publisher.as_ref().is_none_or(|p| p.hub() != &hub) {
+            publisher = crate::websub::Publisher::new(
+                hub,
+                &ctx.config.fetch.user_agent,
+                ctx.config.fetch.timeout,
+            )
+            .inspect_err(|e| tracing::error!("websub: {e}"))
+            .ok();
+        }
+        if let Some(p) = &publisher {
+            tokio::select! {
+                _ = p.ping_all(&topics) => {}
+                _ = crate::scheduler::stopped(&mut shutdown) => return,
+            }
         }
     }
 }
 
-/// `regionfeed run`: polls on schedule and serves HTTP until `shutdown` resolves.
-pub async fn run(
-    config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), AppError> {
+/// The signals `run` obeys: shutdown (SIGTERM, SIGINT) and reload (SIGHUP).
+pub struct Signals {
+    pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    pub reload: tokio::sync::mpsc::Receiver<()>,
+}
+
+impl Signals {
+    /// Unix signals: SIGTERM and SIGINT stop the daemon, SIGHUP reloads its config.
+    /// Must be called inside the runtime.
+    pub fn unix() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                if tx.send(()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Signals {
+            shutdown: Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }),
+            reload: rx,
+        })
+    }
+}
+
+/// Re-reads the config for a reload. A valid one becomes the new context (same database);
+/// an invalid one is refused with each problem logged, and the running config stays.
+fn reload(current: &Context) -> Option<Arc<Context>> {
+    let new = match Config::load(&current.config.path) {
+        Ok(c) => c,
+        Err(e) => {
+            for p in e.problems() {
+                tracing::error!("reload refused, keeping the running config: {p}");
+            }
+            return None;
+        }
+    };
+    if new.server.listen != current.config.server.listen {
+        tracing::warn!("server.listen changed; the new address takes a restart");
+    }
+    if new.storage.path != current.config.storage.path {
+        tracing::warn!("storage.path changed; the new database takes a restart");
+    }
+    let store = current.store.clone();
+    let synced = store.sync_sources(new.sources.iter().map(|s| (s.id.as_str(), s.url.as_str())));
+    if let Err(e) = synced {
+        tracing::error!("reload refused, cannot record the new sources: {e}");
+        return None;
+    }
+    let mut config = new;
+    // What takes a restart stays as it runs, so the config and the process agree.
+    config.server.listen = current.config.server.listen;
+    config.storage.path = current.config.storage.path.clone();
+    match context_with(config, store) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            tracing::error!("reload refused: {e}");
+            None
+        }
+    }
+}
+
+/// `regionfeed run`: polls on schedule and serves HTTP until a shutdown signal; reloads the
+/// config on SIGHUP. Talks to systemd when it runs under it.
+pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
     let ctx = context(config)?;
     let config = ctx.config.clone();
     let cache = Arc::new(SiteCache::new());
     let docs = {
-        let (c, s) = (config.clone(), ctx.store.clone());
-        tokio::task::spawn_blocking(move || build_site(&c, &s))
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || build_site(&ctx.config, &ctx.store))
             .await
             .expect("building the site does not panic")?
     };
     cache.replace(docs, Utc::now());
+    let health = Arc::new(Health::default());
+    health.beat();
 
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -248,28 +374,48 @@ pub async fn run(
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (ctx_tx, ctx_rx) = watch::channel(ctx.clone());
     let changed = Arc::new(Notify::new());
     let scheduler = tokio::spawn(crate::scheduler::run(
-        ctx.clone(),
+        ctx_rx.clone(),
         stop_rx.clone(),
         changed.clone(),
+        health.clone(),
     ));
     let refresher = tokio::spawn(refresh_site(
-        config.clone(),
-        ctx.store.clone(),
+        ctx_rx.clone(),
         cache.clone(),
         changed,
         stop_rx.clone(),
     ));
 
-    // The server stops accepting when `shutdown` fires; then the background tasks are told to
-    // stop and are awaited, so nothing is cut off mid-transaction.
+    // The server stops accepting when told; then the background tasks are told to stop and
+    // are awaited, so nothing is cut off mid-transaction.
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(crate::serve::serve(listener, cache, async move {
-        let _ = server_stop.wait_for(|s| *s).await;
+        crate::scheduler::stopped(&mut server_stop).await;
     }));
-    shutdown.await;
+    crate::notify::ready(&format!("{} sources", config.sources.len()));
+    loop {
+        tokio::select! {
+            _ = &mut signals.shutdown => break,
+            Some(()) = signals.reload.recv() => {
+                crate::notify::reloading();
+                tracing::info!(config = %config.path.display(), "reloading");
+                let current = ctx_tx.borrow().clone();
+                let next = tokio::task::spawn_blocking(move || reload(&current))
+                    .await
+                    .expect("reload does not panic");
+                if let Some(next) = next {
+                    tracing::info!(sources = next.config.sources.len(), "config reloaded");
+                    let _ = ctx_tx.send(next);
+                }
+                crate::notify::ready("reloaded");
+            }
+        }
+    }
     tracing::info!("shutting down");
+    crate::notify::stopping();
     let _ = stop_tx.send(true);
     let sched = scheduler.await.expect("scheduler task does not panic");
     refresher.await.expect("refresher task does not panic");

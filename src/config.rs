@@ -51,6 +51,25 @@ pub struct FetchConfig {
     pub concurrency: usize,
     /// Minimum gap between two requests to the same host, unless a host rule says otherwise.
     pub host_gap: Duration,
+    /// Requests at the same time to one host, unless a host rule says otherwise.
+    pub host_concurrency: usize,
+    pub connect_timeout: Duration,
+    /// Most items read from one fetch; the rest of a huge feed is ignored.
+    pub max_items: usize,
+    /// Cap in bytes on an item's summary and content; longer text is cut.
+    pub max_item_size: usize,
+    /// Longest wait between polls after repeated errors (and after long origin hints).
+    pub backoff_cap: Duration,
+    /// Per-host rules by host name, lowercase.
+    pub hosts: BTreeMap<String, HostConfig>,
+}
+
+/// Operator rules for one host; unset fields fall back to the `[fetch]` defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostConfig {
+    pub gap: Option<Duration>,
+    pub concurrency: Option<usize>,
+    pub per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +166,8 @@ struct RawConfig {
     #[serde(default)]
     websub: RawWebSub,
     #[serde(default)]
+    hosts: BTreeMap<String, RawHost>,
+    #[serde(default)]
     places: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "source")]
     sources: Vec<Spanned<RawSource>>,
@@ -183,6 +204,19 @@ struct RawFetch {
     max_body: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
     host_gap: Option<Spanned<String>>,
+    host_concurrency: Option<Spanned<i64>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_items: Option<Spanned<i64>>,
+    max_item_size: Option<Spanned<String>>,
+    backoff_cap: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    gap: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    per_hour: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -437,6 +471,49 @@ impl Validator {
         let concurrency = self
             .positive(path, text, raw.fetch.concurrency.as_ref(), "concurrency")
             .unwrap_or(8);
+        let host_concurrency = self
+            .positive(
+                path,
+                text,
+                raw.fetch.host_concurrency.as_ref(),
+                "host_concurrency",
+            )
+            .unwrap_or(2);
+        let connect_timeout = self
+            .duration(path, text, raw.fetch.connect_timeout.as_ref())
+            .unwrap_or(Duration::from_secs(10));
+        let max_items = self
+            .positive(path, text, raw.fetch.max_items.as_ref(), "max_items")
+            .unwrap_or(1000);
+        let max_item_size = match &raw.fetch.max_item_size {
+            None => 256 << 10,
+            Some(s) => match parse_size(s.get_ref()) {
+                Ok(n) if n > 0 && n <= usize::MAX as u64 => n as usize,
+                Ok(_) => {
+                    self.rep(path, text)
+                        .at(s.span(), "max_item_size must be above 0");
+                    256 << 10
+                }
+                Err(m) => {
+                    self.rep(path, text).at(s.span(), m);
+                    256 << 10
+                }
+            },
+        };
+        let backoff_cap = self
+            .duration(path, text, raw.fetch.backoff_cap.as_ref())
+            .unwrap_or(Duration::from_secs(6 * 3600));
+        let mut hosts = BTreeMap::new();
+        for (name, h) in raw.hosts {
+            let host = HostConfig {
+                gap: self.duration(path, text, h.gap.as_ref()),
+                concurrency: self.positive(path, text, h.concurrency.as_ref(), "concurrency"),
+                per_hour: self
+                    .positive(path, text, h.per_hour.as_ref(), "per_hour")
+                    .map(|n| n.min(u32::MAX as usize) as u32),
+            };
+            hosts.insert(name.to_ascii_lowercase(), host);
+        }
         let entries = self
             .positive(path, text, raw.feeds.entries.as_ref(), "entries")
             .unwrap_or(100);
@@ -448,7 +525,10 @@ impl Validator {
                 _ => {
                     self.rep(path, text).at(
                         h.span(),
-                        format!("bad websub hub {:?}: expected an absolute http(s) URL", h.get_ref()),
+                        format!(
+                            "bad websub hub {:?}: expected an absolute http(s) URL",
+                            h.get_ref()
+                        ),
                     );
                     None
                 }
@@ -484,6 +564,12 @@ impl Validator {
                 max_body,
                 concurrency,
                 host_gap,
+                host_concurrency,
+                connect_timeout,
+                max_items,
+                max_item_size,
+                backoff_cap,
+                hosts,
             },
             feeds: FeedsConfig { entries },
             websub: WebSubConfig { hub },

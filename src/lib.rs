@@ -3,9 +3,13 @@
 
 pub mod app;
 pub mod config;
+pub mod dedup;
 pub mod fetch;
+pub mod health;
+pub mod hosts;
 pub mod model;
 pub mod normalize;
+pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
@@ -16,3 +20,5 @@ pub mod scheduler;
 pub mod serve;
 pub mod store;
 pub mod tag;
+pub mod websub;
+pub mod timing;

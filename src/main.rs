@@ -45,6 +45,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the database consistently to FILE, also while `run` is writing to it.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Validate the config: exit 0, or print each problem as FILE:LINE:COL: message and exit 2.
     Check,
     /// List every region with its SCB code, slug and feed path.
@@ -132,7 +137,10 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            runtime()?.block_on(app::run(config, shutdown_signal()))?;
+            runtime()?.block_on(async {
+                let signals = app::Signals::unix().context("cannot install signal handlers")?;
+                app::run(config, signals).await.map_err(anyhow::Error::from)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Poll { once: _ } => {
@@ -145,7 +153,13 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .filter(|r| matches!(r.outcome, PollOutcome::Failed { .. }))
                 .count();
-            tracing::info!(sources = reports.len(), failed, "poll finished");
+            // The peak is logged so operators (and the memory test) see what a run cost.
+            tracing::info!(
+                sources = reports.len(),
+                failed,
+                peak_rss_kib = peak_rss_kib(),
+                "poll finished"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { out } => {
@@ -155,6 +169,15 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let n = app::render_to(&config, &out)?;
             tracing::info!(files = n, out = %out.display(), "rendered");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { out } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            app::backup(&config, &out)?;
+            tracing::info!(out = %out.display(), "backup written");
             Ok(ExitCode::SUCCESS)
         }
         Command::Sources { json } => {
@@ -167,19 +190,29 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} ERROR",
-                    "ID", "STATUS", "ITEMS", "ERRS", "LAST FETCH", "NEXT POLL"
+                    "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} {:<13} ERROR",
+                    "ID", "STATUS", "ITEMS", "ERRS", "LAST FETCH", "NEXT POLL", "WHY"
                 );
                 for r in rows {
+                    // A gone source is the one thing an operator must act on: say it first.
+                    let mut note = String::new();
+                    if r.gone {
+                        note.push_str("GONE (410): change its url; ");
+                    }
+                    if let Some(to) = &r.permanent_redirect {
+                        note.push_str(&format!("moved permanently to {to}; "));
+                    }
+                    note.push_str(r.last_error.as_deref().unwrap_or(""));
                     println!(
-                        "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} {}",
+                        "{:<32} {:>6} {:>6} {:>4} {:<20} {:<20} {:<13} {}",
                         r.id,
                         r.last_status.map_or("-".into(), |s| s.to_string()),
                         r.items,
                         r.consecutive_errors,
                         r.last_fetch_at.as_deref().unwrap_or("-"),
                         r.next_poll_at.as_deref().unwrap_or("-"),
-                        r.last_error.as_deref().unwrap_or(""),
+                        r.next_poll_reason.as_deref().unwrap_or("-"),
+                        note.trim_end_matches("; "),
                     );
                 }
             }
@@ -225,12 +258,9 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("can install a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+/// The process's peak resident memory, from Linux's /proc (None elsewhere).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -9,8 +9,10 @@ use crate::config::{Config, SourceConfig};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Evidence, Item, Tags};
 use crate::regions::Regions;
-use crate::store::{FetchRecord, IngestStats, Store, StoreError};
+use crate::store::{FetchRecord, IngestStats, NextPoll, Store, StoreError};
 use crate::tag::Tagger;
+use crate::timing::{NextReason, Observed, next_poll};
+use url::Url;
 
 /// Everything a poll needs, shared by all sources.
 #[derive(Debug)]
@@ -25,8 +27,16 @@ pub struct Context {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollOutcome {
     NotModified,
-    Stored { items: usize, stats: IngestStats },
-    Failed { status: Option<u16>, error: String },
+    Stored {
+        items: usize,
+        stats: IngestStats,
+    },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
+    /// Not polled: the source answered 410 Gone earlier.
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +44,8 @@ pub struct PollReport {
     pub source_id: String,
     pub outcome: PollOutcome,
     pub duration: Duration,
-    pub next_poll: DateTime<Utc>,
+    /// When and why the source should be polled next, before any host limit moves it.
+    pub next: NextPoll,
     /// The error streak before this poll, so callers can log when a streak starts and ends.
     pub errors_before: u32,
 }
@@ -46,18 +57,28 @@ impl PollReport {
     }
 }
 
-/// Longest wait after repeated errors: a broken source is retried at least this often, forever.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(6 * 3600);
+/// A random number in [0, 1) for backoff jitter, without a random-number dependency: std's
+/// hasher keys are random per process, and the source id and time vary the rest.
+fn jitter(source_id: &str, now: DateTime<Utc>) -> f64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    source_id.hash(&mut h);
+    now.timestamp_nanos_opt().unwrap_or_default().hash(&mut h);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
 
-/// When to poll again after `errors` consecutive failures (0 = success).
-pub fn next_delay(interval: Duration, errors: u32) -> Duration {
-    if errors == 0 {
-        return interval;
+/// Cuts a text to at most `max` bytes on a character boundary. The cut HTML is sanitized later,
+/// which closes whatever the cut left open.
+fn cap_text(text: &mut Option<String>, max: usize) {
+    if let Some(t) = text {
+        if t.len() > max {
+            let mut end = max;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t.truncate(end);
+        }
     }
-    let factor = 1u32 << errors.saturating_sub(1).min(16);
-    interval
-        .saturating_mul(factor)
-        .min(BACKOFF_CAP.max(interval))
 }
 
 /// Why a body could not be turned into items; one line for `sources`.
@@ -108,43 +129,91 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
     let state = tokio::task::spawn_blocking(move || store.source_state(&id))
         .await
         .expect("source_state does not panic")?;
+    if state.gone {
+        return Ok(PollReport {
+            source_id: source.id.clone(),
+            outcome: PollOutcome::Skipped,
+            duration: started.elapsed(),
+            next: NextPoll {
+                at: None,
+                reason: NextReason::Gone,
+            },
+            errors_before: state.consecutive_errors,
+        });
+    }
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
+    // A permanent redirect seen earlier is followed directly.
+    let url = state
+        .redirect_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| source.url.clone());
 
-    let fetched = ctx.fetcher.fetch(&source.url, &validators).await;
+    let fetched = ctx.fetcher.fetch(&url, &validators).await;
     let now = Utc::now();
-    let result: Result<Option<(FetchRecord, Vec<(Item, Tags)>)>, IngestError> = match fetched {
-        Ok(FetchOutcome::NotModified) => Ok(None),
-        Ok(FetchOutcome::Body(body)) => {
+    let fetch_cfg = &ctx.config.fetch;
+    let mut observed = Observed {
+        quiet_for: state
+            .content_updated_at
+            .and_then(|t| (now - t).to_std().ok()),
+        ..Observed::default()
+    };
+    let result: Result<Fetched, IngestError> = match fetched {
+        Ok(FetchOutcome::NotModified(resp)) => {
+            observed.hints = resp.hints;
+            Ok(Fetched::NotModified {
+                redirect_url: resp.permanent_redirect.map(String::from),
+            })
+        }
+        Ok(FetchOutcome::Body(resp)) => {
+            observed.hints = resp.hints.clone();
             let tagger = ctx.tagger.clone();
             let source = source.clone();
+            let (max_items, max_item_size) = (fetch_cfg.max_items, fetch_cfg.max_item_size);
             // Parsing, normalizing and tagging are CPU work: keep them off the async workers.
             tokio::task::spawn_blocking(move || {
-                let feed = crate::parse::parse(
-                    &body.bytes,
-                    body.content_type.as_deref(),
-                    &body.final_url,
+                let mut feed = crate::parse::parse(
+                    &resp.bytes,
+                    resp.content_type.as_deref(),
+                    &resp.final_url,
                 )?;
+                if feed.items.len() > max_items {
+                    tracing::warn!(
+                        source = %source.id,
+                        items = feed.items.len(),
+                        "feed has more than {max_items} items; reading the first {max_items}"
+                    );
+                    feed.items.truncate(max_items);
+                }
                 let items: Vec<(Item, Tags)> = feed
                     .items
-                    .iter()
-                    .filter_map(|p| crate::normalize::normalize(p, &body.final_url, now))
+                    .iter_mut()
+                    .filter_map(|p| {
+                        cap_text(&mut p.summary, max_item_size);
+                        cap_text(&mut p.content, max_item_size);
+                        crate::normalize::normalize(p, &resp.final_url, now)
+                    })
                     .map(|item| {
                         let tags = tag_item(&tagger, &source, &item);
                         (item, tags)
                     })
                     .collect();
                 let record = FetchRecord {
-                    status: body.status,
-                    etag: body.validators.etag,
-                    last_modified: body.validators.last_modified,
-                    bytes: body.bytes.len() as u64,
+                    status: resp.status,
+                    redirect_url: resp.permanent_redirect.map(String::from),
+                    etag: resp.validators.etag,
+                    last_modified: resp.validators.last_modified,
+                    bytes: resp.bytes.len() as u64,
                     feed_title: source.name.clone().or(feed.title),
                     site_link: feed.link,
                 };
-                Ok(Some((record, items)))
+                let ttl = feed
+                    .ttl_minutes
+                    .map(|m| Duration::from_secs(u64::from(m) * 60));
+                Ok(Fetched::Items { record, items, ttl })
             })
             .await
             .expect("parse and tag do not panic")
@@ -154,36 +223,56 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
 
     let store = ctx.store.clone();
     let id = source.id.clone();
-    let interval = source.interval;
+    let (interval, cap) = (source.interval, fetch_cfg.backoff_cap);
     let errors_before = state.consecutive_errors;
-    let (outcome, next_poll) = tokio::task::spawn_blocking(move || {
-        let ok_next = now + next_delay(interval, 0);
-        match result {
-            Ok(None) => {
-                store.record_not_modified(&id, now, ok_next)?;
-                Ok::<_, StoreError>((PollOutcome::NotModified, ok_next))
+    let jitter = jitter(&source.id, now);
+    let plan = move |obs: &Observed| {
+        let (at, reason) = next_poll(now, interval, cap, obs, jitter);
+        NextPoll { at, reason }
+    };
+    let (outcome, next) = tokio::task::spawn_blocking(move || match result {
+        Ok(Fetched::NotModified { redirect_url }) => {
+            let next = plan(&observed);
+            store.record_not_modified(&id, redirect_url.as_deref(), now, next)?;
+            Ok::<_, StoreError>((PollOutcome::NotModified, next))
+        }
+        Ok(Fetched::Items { record, items, ttl }) => {
+            observed.ttl = ttl;
+            let next_for = |stats: &IngestStats| {
+                let mut obs = observed.clone();
+                // New items: the source is not quiet, whatever it was before.
+                if stats.changed() {
+                    obs.quiet_for = None;
+                }
+                plan(&obs)
+            };
+            let stats = store.record_success(&id, &record, &items, now, &next_for)?;
+            Ok((
+                PollOutcome::Stored {
+                    items: items.len(),
+                    stats,
+                },
+                next_for(&stats),
+            ))
+        }
+        Err(e) => {
+            let status = match &e {
+                IngestError::Fetch(f) => f.status(),
+                IngestError::Parse(_) => None,
+            };
+            if let IngestError::Fetch(f) = &e {
+                observed.hints.retry_after = f.retry_after();
             }
-            Ok(Some((record, items))) => {
-                let stats = store.record_success(&id, &record, &items, now, ok_next)?;
-                Ok((
-                    PollOutcome::Stored {
-                        items: items.len(),
-                        stats,
-                    },
-                    ok_next,
-                ))
+            observed.errors = errors_before.saturating_add(1);
+            observed.gone = status == Some(410);
+            // One line: `sources` shows it in a table cell and logs stay greppable.
+            let mut error = e.to_string().replace(['\n', '\r'], " ");
+            if observed.gone {
+                error.push_str(": gone for good, not polled again until its url changes");
             }
-            Err(e) => {
-                let status = match &e {
-                    IngestError::Fetch(f) => f.status(),
-                    IngestError::Parse(_) => None,
-                };
-                // One line: `sources` shows it in a table cell and logs stay greppable.
-                let error = e.to_string().replace(['\n', '\r'], " ");
-                let next = now + next_delay(interval, errors_before + 1);
-                store.record_failure(&id, status, &error, now, next)?;
-                Ok((PollOutcome::Failed { status, error }, next))
-            }
+            let next = plan(&observed);
+            store.record_failure(&id, status, &error, now, next)?;
+            Ok((PollOutcome::Failed { status, error }, next))
         }
     })
     .await
@@ -193,22 +282,19 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
         source_id: source.id.clone(),
         outcome,
         duration: started.elapsed(),
-        next_poll,
+        next,
         errors_before,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let i = Duration::from_secs(300);
-        assert_eq!(next_delay(i, 0), i);
-        assert_eq!(next_delay(i, 1), i);
-        assert_eq!(next_delay(i, 2), i * 2);
-        assert_eq!(next_delay(i, 3), i * 4);
-        assert_eq!(next_delay(i, 40), BACKOFF_CAP);
-    }
+/// A fetch that worked, before it is stored.
+enum Fetched {
+    NotModified {
+        redirect_url: Option<String>,
+    },
+    Items {
+        record: FetchRecord,
+        items: Vec<(Item, Tags)>,
+        ttl: Option<Duration>,
+    },
 }

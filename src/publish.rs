@@ -1,21 +1,69 @@
-//! Assembles the whole published site (every feed, the OPML list, HTML pages) from a snapshot.
+//! Assembles the whole published site (every feed in three formats, the OPML list, HTML pages)
+//! from a snapshot.
+
+use std::sync::Arc;
 
 use url::Url;
 
 use crate::model::FeedEntry;
 use crate::regions::{Region, RegionKind, Regions};
-use crate::render::{self, FeedMeta, RegionSummary};
+use crate::render::{self, FeedFormat, FeedMeta, Filter, RegionSummary};
 use crate::store::Snapshot;
 
 /// One published document at its URL path (`/feeds/sverige.atom`, `/index.html`, …).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Document {
     pub path: String,
     pub content_type: &'static str,
     pub body: String,
+    /// For a feed: what it was rendered from, so the server can render filtered views of it
+    /// (`?type=…&q=…&limit=N`) without going back to the database. `None` for other documents.
+    pub feed: Option<Arc<FeedSource>>,
+}
+
+/// A feed's inputs: enough to render it, or any filtered view of it, again. Pure data; the
+/// entries are shared by the three formats of one feed.
+#[derive(Debug)]
+pub struct FeedSource {
+    pub base_url: Url,
+    pub hub: Option<Url>,
+    /// `None` for the national feed.
+    pub region: Option<&'static Region>,
+    pub format: FeedFormat,
+    /// Newest first, at most `[feeds] entries` of them.
+    pub entries: Arc<[FeedEntry]>,
+}
+
+impl FeedSource {
+    /// Renders the feed, or the view of it that `filter` selects. Pure: no I/O.
+    pub fn render(&self, filter: Option<&Filter>) -> String {
+        let picked;
+        let entries: &[FeedEntry] = match filter {
+            Some(f) => {
+                picked = f.apply(&self.entries);
+                &picked
+            }
+            None => &self.entries,
+        };
+        let meta = FeedMeta {
+            base_url: &self.base_url,
+            region: self.region,
+            updated: entries.iter().map(|e| e.updated).max(),
+            hub: self.hub.as_ref(),
+            filter,
+        };
+        render::feed(&meta, self.format, entries)
+    }
+
+    /// The absolute URL this feed (or a filtered view of it) is served at.
+    pub fn url(&self, filter: Option<&Filter>) -> String {
+        render::feed_url(&self.base_url, self.region, self.format, filter)
+    }
 }
 
 pub const ATOM_TYPE: &str = "application/atom+xml; charset=utf-8";
+pub const RSS_TYPE: &str = "application/rss+xml; charset=utf-8";
+pub const JSON_FEED_TYPE: &str = "application/feed+json; charset=utf-8";
 pub const OPML_TYPE: &str = "text/x-opml; charset=utf-8";
 pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 
@@ -52,26 +100,33 @@ pub fn page_path(regions: &Regions, region: &Region) -> String {
     }
 }
 
-/// Every document of the site, built from one consistent snapshot. Pure: no I/O.
-pub fn build(snapshot: &Snapshot, base_url: &Url) -> Vec<Document> {
+/// Every document of the site, built from one consistent snapshot: each feed as Atom, RSS and
+/// JSON Feed, advertising `hub` when WebSub is configured. Pure: no I/O.
+pub fn build(snapshot: &Snapshot, base_url: &Url, hub: Option<&Url>) -> Vec<Document> {
     let regions = Regions::get_builtin();
-    let mut docs = Vec::with_capacity(2 * regions.all().count() + 3);
-    let atom = |region: Option<&Region>, entries: &[FeedEntry]| {
-        let meta = FeedMeta {
-            base_url,
-            region,
-            updated: entries.iter().map(|e| e.updated).max(),
-        };
-        Document {
-            path: render::feed_path(region),
-            content_type: ATOM_TYPE,
-            body: render::atom(&meta, entries),
+    let mut docs = Vec::with_capacity(4 * regions.all().count() + 6);
+    let mut feeds = |region: Option<&'static Region>, entries: &[FeedEntry]| {
+        let entries: Arc<[FeedEntry]> = entries.into();
+        for format in FeedFormat::ALL {
+            let source = FeedSource {
+                base_url: base_url.clone(),
+                hub: hub.cloned(),
+                region,
+                format,
+                entries: entries.clone(),
+            };
+            docs.push(Document {
+                path: render::feed_path_as(region, format),
+                content_type: format.content_type(),
+                body: source.render(None),
+                feed: Some(Arc::new(source)),
+            });
         }
     };
-    docs.push(atom(None, &snapshot.national));
+    feeds(None, &snapshot.national);
     let mut summaries = Vec::new();
     for region in regions.all() {
-        docs.push(atom(Some(region), entries_of(snapshot, region)));
+        feeds(Some(region), entries_of(snapshot, region));
         summaries.push(summary(snapshot, region));
     }
     for region in regions.all() {
@@ -91,17 +146,20 @@ pub fn build(snapshot: &Snapshot, base_url: &Url) -> Vec<Document> {
                 &kommuner,
                 entries_of(snapshot, region),
             ),
+            feed: None,
         });
     }
     docs.push(Document {
         path: "/feeds.opml".into(),
         content_type: OPML_TYPE,
         body: render::opml(base_url, regions),
+        feed: None,
     });
     docs.push(Document {
         path: "/index.html".into(),
         content_type: HTML_TYPE,
         body: render::index_html(base_url, snapshot.total, &summaries),
+        feed: None,
     });
     docs
 }

@@ -1,35 +1,42 @@
-//! Serves the published site over HTTP from an in-memory cache of pre-rendered, pre-gzipped bytes.
+//! Serves the published site over HTTP/1.1 from an in-memory cache of pre-rendered, pre-gzipped
+//! bytes, with filtered feed views rendered on request, and limits that keep slow or hostile
+//! clients from hurting others.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use http_body_util::Full;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
-use crate::publish::Document;
+use crate::publish::{Document, FeedSource};
+use crate::render::{Filter, MAX_QUERY_LEN};
 
 /// One document ready to send: rendered once per change, not per request.
 #[derive(Debug)]
 pub struct Rendered {
-    pub body: bytes::Bytes,
-    pub gzip: bytes::Bytes,
+    pub body: Bytes,
+    pub gzip: Bytes,
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     pub content_type: &'static str,
-}
-
-/// The current site, swapped whole when new items land so readers never see half an update.
-#[derive(Debug, Default)]
-pub struct SiteCache {
-    current: RwLock<Arc<HashMap<String, Arc<Rendered>>>>,
+    /// For a feed, its inputs, from which filtered views are rendered; `None` for pages.
+    pub feed: Option<Arc<FeedSource>>,
+    /// Response headers, built once here rather than on every request.
+    headers: HeaderMap,
 }
 
 fn etag_of(body: &[u8]) -> String {
@@ -38,10 +45,143 @@ fn etag_of(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
-fn gzip(body: &[u8]) -> bytes::Bytes {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+fn gzip(body: &[u8], level: flate2::Compression) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
     enc.write_all(body).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail").into()
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+impl Rendered {
+    /// Compresses `body` at `level` and builds the headers every answer for it carries.
+    fn new(
+        body: String,
+        content_type: &'static str,
+        last_modified: DateTime<Utc>,
+        feed: Option<Arc<FeedSource>>,
+        self_url: Option<String>,
+        level: flate2::Compression,
+    ) -> Rendered {
+        let etag = etag_of(body.as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&http_date(last_modified)) {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        // WebSub discovery (W3C WebSub §4): the hub and the topic URL as Link headers too, for
+        // subscribers that look there before parsing the document.
+        if let (Some(hub), Some(me)) = (feed.as_ref().and_then(|f| f.hub.as_ref()), self_url)
+            && let Ok(v) = HeaderValue::from_str(&format!("<{hub}>; rel=\"hub\", <{me}>; rel=\"self\""))
+        {
+            headers.insert(header::LINK, v);
+        }
+        Rendered {
+            gzip: gzip(body.as_bytes(), level),
+            body: body.into(),
+            etag,
+            last_modified,
+            content_type,
+            feed,
+            headers,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.body.len() + self.gzip.len()
+    }
+}
+
+/// One consistent site: every document of one rebuild.
+#[derive(Debug, Default)]
+struct Site {
+    docs: HashMap<String, Arc<Rendered>>,
+    /// Counts rebuilds that changed something; filtered views of older sites are stale.
+    generation: u64,
+}
+
+/// How many filtered views are kept, and how many bytes they may take together.
+const VIEW_CAPACITY: usize = 256;
+const VIEW_BUDGET: usize = 32 << 20;
+
+/// Filtered views, least recently used first out. Bounded both in count and in bytes so that
+/// readers inventing new queries cannot grow the server's memory.
+#[derive(Debug, Default)]
+struct Views {
+    /// (path, canonical query) → (view, last use).
+    map: HashMap<(String, String), (Arc<Rendered>, u64)>,
+    tick: u64,
+    bytes: usize,
+    generation: u64,
+}
+
+impl Views {
+    fn sync(&mut self, generation: u64) {
+        if self.generation != generation {
+            self.map.clear();
+            self.bytes = 0;
+            self.generation = generation;
+        }
+    }
+
+    fn get(&mut self, generation: u64, key: &(String, String)) -> Option<Arc<Rendered>> {
+        self.sync(generation);
+        self.tick += 1;
+        let tick = self.tick;
+        self.map.get_mut(key).map(|(r, used)| {
+            *used = tick;
+            r.clone()
+        })
+    }
+
+    fn insert(&mut self, generation: u64, key: (String, String), view: Arc<Rendered>) {
+        self.sync(generation);
+        if view.size() > VIEW_BUDGET {
+            return;
+        }
+        if let Some((old, _)) = self.map.remove(&key) {
+            self.bytes -= old.size();
+        }
+        while self.map.len() >= VIEW_CAPACITY || self.bytes + view.size() > VIEW_BUDGET {
+            // A linear scan over at most VIEW_CAPACITY entries: cheaper than keeping an order.
+            let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((old, _)) = self.map.remove(&oldest) {
+                self.bytes -= old.size();
+            }
+        }
+        self.tick += 1;
+        self.bytes += view.size();
+        self.map.insert(key, (view, self.tick));
+    }
+}
+
+/// The current site, swapped whole when new items land so readers never see half an update,
+/// and the filtered views rendered from it.
+#[derive(Debug, Default)]
+pub struct SiteCache {
+    current: RwLock<Arc<Site>>,
+    views: Mutex<Views>,
 }
 
 impl SiteCache {
@@ -49,29 +189,57 @@ impl SiteCache {
         SiteCache::default()
     }
 
-    /// Installs a new set of documents. A document whose bytes did not change keeps its
+    /// Installs a new set of documents and returns the paths whose bytes changed (new ones
+    /// included, removed ones not), sorted. A document whose bytes did not change keeps its
     /// `Last-Modified` and is not compressed again.
-    pub fn replace(&self, docs: Vec<Document>, now: DateTime<Utc>) {
-        let old = self.snapshot();
+    pub fn replace(&self, docs: Vec<Document>, now: DateTime<Utc>) -> Vec<String> {
+        let old = self.site();
         let mut next = HashMap::with_capacity(docs.len());
+        let mut changed = Vec::new();
         for doc in docs {
             let etag = etag_of(doc.body.as_bytes());
-            let rendered = match old.get(&doc.path) {
-                Some(prev) if prev.etag == etag => prev.clone(),
-                _ => Arc::new(Rendered {
-                    gzip: gzip(doc.body.as_bytes()),
-                    body: doc.body.into(),
-                    etag,
-                    last_modified: now,
-                    content_type: doc.content_type,
-                }),
+            let rendered = match old.docs.get(&doc.path) {
+                Some(prev) if prev.etag == etag => {
+                    // Same bytes; keep the new inputs so filtered views see the same entries
+                    // the next rebuild will.
+                    match doc.feed {
+                        Some(feed) => Arc::new(Rendered {
+                            body: prev.body.clone(),
+                            gzip: prev.gzip.clone(),
+                            etag,
+                            last_modified: prev.last_modified,
+                            content_type: prev.content_type,
+                            feed: Some(feed),
+                            headers: prev.headers.clone(),
+                        }),
+                        None => prev.clone(),
+                    }
+                }
+                _ => {
+                    changed.push(doc.path.clone());
+                    let self_url = doc.feed.as_ref().map(|f| f.url(None));
+                    Arc::new(Rendered::new(
+                        doc.body,
+                        doc.content_type,
+                        now,
+                        doc.feed,
+                        self_url,
+                        flate2::Compression::best(),
+                    ))
+                }
             };
             next.insert(doc.path, rendered);
         }
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        let generation = old.generation + u64::from(!changed.is_empty());
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Site {
+            docs: next,
+            generation,
+        });
+        changed.sort();
+        changed
     }
 
-    fn snapshot(&self) -> Arc<HashMap<String, Arc<Rendered>>> {
+    fn site(&self) -> Arc<Site> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -80,17 +248,48 @@ impl SiteCache {
 
     /// The document served at a URL path (`/` and `/x/` map to their `index.html`).
     pub fn get(&self, path: &str) -> Option<Arc<Rendered>> {
-        let key = if path.ends_with('/') {
-            format!("{path}index.html")
-        } else {
-            path.to_string()
-        };
-        self.snapshot().get(&key).cloned()
+        lookup(&self.site(), path)
+    }
+
+    /// The view of the feed at `path` that `filter` selects, from the small view cache or
+    /// rendered now. `None` when `path` is not a feed.
+    pub fn view(&self, path: &str, filter: &Filter) -> Option<Arc<Rendered>> {
+        let site = self.site();
+        let doc = lookup(&site, path)?;
+        let feed = doc.feed.clone()?;
+        let key = (path.to_string(), filter.query());
+        if let Some(hit) = self
+            .views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(site.generation, &key)
+        {
+            return Some(hit);
+        }
+        // Rendered outside the lock: a few hundred microseconds that other requests need not wait
+        // for. Two requests racing for the same view both render it; the bytes are equal.
+        let view = Arc::new(Rendered::new(
+            feed.render(Some(filter)),
+            doc.content_type,
+            doc.last_modified,
+            Some(feed.clone()),
+            Some(feed.url(Some(filter))),
+            flate2::Compression::fast(),
+        ));
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(site.generation, key, view.clone());
+        Some(view)
     }
 }
 
-fn http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+fn lookup(site: &Site, path: &str) -> Option<Arc<Rendered>> {
+    if path.ends_with('/') {
+        site.docs.get(&format!("{path}index.html")).cloned()
+    } else {
+        site.docs.get(path).cloned()
+    }
 }
 
 /// Whether the client accepts gzip (and did not refuse it with `q=0`).
@@ -131,63 +330,204 @@ fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
         .is_some_and(|since| doc.last_modified.timestamp() <= since.timestamp())
 }
 
-async fn document(
-    axum::extract::State(cache): axum::extract::State<Arc<SiteCache>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET, HEAD")],
-            "method not allowed\n",
-        )
-            .into_response();
+type Answer = Response<Full<Bytes>>;
+
+fn plain(status: StatusCode, text: &'static str) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn bad_request(message: String) -> Answer {
+    let mut r = plain(StatusCode::BAD_REQUEST, "");
+    *r.body_mut() = Full::new(Bytes::from(format!("bad request: {message}\n")));
+    r
+}
+
+/// Answers one request from the cache. Synchronous: everything it needs is in memory.
+pub fn respond<B: hyper::body::Body>(cache: &SiteCache, req: &Request<B>) -> Answer {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
-    let Some(doc) = cache.get(uri.path()) else {
-        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    // GET and HEAD carry no body here; one that announces a body is refused before any of it
+    // is read, and the connection is closed rather than drained.
+    if req.body().size_hint().lower() > 0
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+    {
+        let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "a GET carries no body\n");
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let path = req.uri().path();
+    if path == "/healthz" {
+        return plain(StatusCode::OK, "ok\n");
+    }
+    let query = req.uri().query().filter(|q| !q.is_empty());
+    let doc = match (query, cache.get(path)) {
+        (_, None) => return plain(StatusCode::NOT_FOUND, "not found\n"),
+        (Some(q), Some(doc)) if doc.feed.is_some() => match Filter::from_query(q) {
+            Ok(None) => doc,
+            Ok(Some(filter)) => {
+                let canonical = filter.query();
+                if canonical != q {
+                    // One URL per view, so that the view's self link is the URL it is read at
+                    // and caches are not split by spelling.
+                    let mut r = plain(StatusCode::MOVED_PERMANENTLY, "");
+                    if let Ok(v) = HeaderValue::from_str(&format!("{path}?{canonical}")) {
+                        r.headers_mut().insert(header::LOCATION, v);
+                    }
+                    return r;
+                }
+                match cache.view(path, &filter) {
+                    Some(v) => v,
+                    None => return plain(StatusCode::NOT_FOUND, "not found\n"),
+                }
+            }
+            Err(e) => return bad_request(e.to_string()),
+        },
+        (Some(q), Some(_)) if q.len() > MAX_QUERY_LEN => {
+            return bad_request("query too long".to_string());
+        }
+        (_, Some(doc)) => doc,
     };
-    let mut resp = if not_modified(&headers, &doc) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else if accepts_gzip(&headers) {
-        let mut r = Response::new(Body::from(doc.gzip.clone()));
+    let mut resp = if not_modified(req.headers(), &doc) {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else if accepts_gzip(req.headers()) {
+        let mut r = Response::new(Full::new(doc.gzip.clone()));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        Response::new(Body::from(doc.body.clone()))
+        Response::new(Full::new(doc.body.clone()))
     };
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(doc.content_type),
-    );
-    if let Ok(v) = HeaderValue::from_str(&doc.etag) {
-        h.insert(header::ETAG, v);
+    for (k, v) in &doc.headers {
+        h.insert(k, v.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(&http_date(doc.last_modified)) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
     resp
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// What the server allows each client.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open connections at most; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open waiting for the next request.
+    pub header_read_timeout: Duration,
+    /// How long a write may stay blocked because the client does not read its answer.
+    pub write_timeout: Duration,
+    /// Largest request head (request line and headers); larger gets 431.
+    pub max_header_bytes: usize,
+    /// How long in-flight requests get to finish after shutdown is asked for.
+    pub shutdown_grace: Duration,
 }
 
-/// The HTTP routes over a site cache.
-pub fn router(cache: Arc<SiteCache>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .fallback(document)
-        .with_state(cache)
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
 }
+
+/// A TCP stream whose writes fail once they have been blocked for `timeout`: a client that
+/// stops reading its answer is dropped instead of holding the connection forever.
+struct TimedIo {
+    inner: TcpStream,
+    timeout: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl TimedIo {
+    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let sleep = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    self.stalled = None;
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client stopped reading",
+                    )))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for TimedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TimedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let p = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.guard(cx, p)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let p = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.guard(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let p = Pin::new(&mut this.inner).poll_flush(cx);
+        this.guard(cx, p)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Sent, without reading anything, to a connection over `max_connections`.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+retry-after: 1\r\ncontent-length: 5\r\nconnection: close\r\n\r\nbusy\n";
 
 /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests finish.
 pub async fn serve(
@@ -195,9 +535,75 @@ pub async fn serve(
     cache: Arc<SiteCache>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(cache))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, cache, Limits::default(), shutdown).await
+}
+
+/// `serve` with explicit limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    cache: Arc<SiteCache>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        // The read buffer holds at most one request head (and pipelined ones behind it).
+        .max_buf_size(limits.max_header_bytes.max(8192) * 2)
+        .max_headers(100)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: transient.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // A fresh socket's send buffer is empty, so this never blocks; if it cannot be
+            // written at once the client just sees the connection close.
+            let _ = stream.try_write(BUSY);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(TimedIo {
+            inner: stream,
+            timeout: limits.write_timeout,
+            stalled: None,
+        });
+        let cache = cache.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let answer = respond(&cache, &req);
+            async move { Ok::<_, Infallible>(answer) }
+        });
+        let conn = graceful.watch(builder.serve_connection(io, service));
+        tokio::spawn(async move {
+            // Errors here are one client's (timeouts, resets, bad requests): not the server's.
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("connections still open after the shutdown grace period");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -216,5 +622,34 @@ mod tests {
         assert!(!accepts_gzip(&h("gzip;q=0")));
         assert!(!accepts_gzip(&h("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    fn rendered(n: usize) -> Arc<Rendered> {
+        Arc::new(Rendered::new(
+            "x".repeat(n),
+            "text/plain",
+            Utc::now(),
+            None,
+            None,
+            flate2::Compression::fast(),
+        ))
+    }
+
+    #[test]
+    fn views_are_bounded_and_least_recently_used_goes_first() {
+        let mut v = Views::default();
+        let key = |i: usize| (format!("/f{i}"), String::new());
+        for i in 0..VIEW_CAPACITY {
+            v.insert(1, key(i), rendered(10));
+        }
+        // Touch the first, then add one more: the second (now the oldest) goes.
+        assert!(v.get(1, &key(0)).is_some());
+        v.insert(1, key(VIEW_CAPACITY), rendered(10));
+        assert_eq!(v.map.len(), VIEW_CAPACITY);
+        assert!(v.get(1, &key(0)).is_some());
+        assert!(v.get(1, &key(1)).is_none());
+        // A new site generation empties the cache.
+        assert!(v.get(2, &key(0)).is_none());
+        assert_eq!((v.map.len(), v.bytes), (0, 0));
     }
 }

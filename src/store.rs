@@ -12,11 +12,14 @@ use sha2::{Digest, Sha256};
 use crate::model::{FeedEntry, Item, SourceRef, Tags};
 
 /// Numbered, append-only migrations: never edit one that has shipped, add the next.
-const MIGRATIONS: &[&str] = &[include_str!("store/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("store/001_init.sql"),
+    include_str!("store/002_politeness.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create database folder {path}: {source}")]
+    #[error("cannot write {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,
@@ -41,6 +44,13 @@ pub struct SourceState {
     pub last_modified: Option<String>,
     pub consecutive_errors: u32,
     pub next_poll_at: Option<DateTime<Utc>>,
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// When the source last delivered new or changed items (or was first polled).
+    pub content_updated_at: Option<DateTime<Utc>>,
+    /// A permanent redirect's target, polled instead of the configured URL.
+    pub redirect_url: Option<String>,
+    /// Set when the configured URL answered 410 Gone.
+    pub gone: bool,
 }
 
 /// One row of `regionfeed sources`.
@@ -59,12 +69,27 @@ pub struct SourceRow {
     pub validators: bool,
     pub last_bytes: Option<u64>,
     pub last_items: Option<u64>,
+    /// Why the next poll is when it is: interval, cache-control, expires, ttl, retry-after,
+    /// backoff, quiet, host budget, gone.
+    pub next_poll_reason: Option<String>,
+    /// Where a permanent redirect led (the config file is not rewritten).
+    pub permanent_redirect: Option<String>,
+    /// The source answered 410 Gone and is not polled until its URL changes.
+    pub gone: bool,
+}
+
+/// When and why a source is polled next; `at: None` means never (gone).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NextPoll {
+    pub at: Option<DateTime<Utc>>,
+    pub reason: crate::timing::NextReason,
 }
 
 /// What one poll's response looked like, for the record.
 #[derive(Debug, Clone, Default)]
 pub struct FetchRecord {
     pub status: u16,
+    pub redirect_url: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub bytes: u64,
@@ -160,9 +185,16 @@ impl Store {
             tx.execute(
                 "INSERT INTO sources (id, url) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET url = excluded.url,
-                   -- a new URL is a new origin: its validators mean nothing there
+                   -- a new URL is a new origin: its validators, redirect, 410 and error
+                   -- streak belonged to the old one, and it is polled at once
                    etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
-                   last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END",
+                   last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
+                   redirect_url = CASE WHEN sources.url = excluded.url THEN sources.redirect_url END,
+                   gone_url = CASE WHEN sources.url = excluded.url THEN sources.gone_url END,
+                   consecutive_errors = CASE WHEN sources.url = excluded.url
+                       THEN sources.consecutive_errors ELSE 0 END,
+                   next_poll_at = CASE WHEN sources.url = excluded.url THEN sources.next_poll_at END,
+                   next_reason = CASE WHEN sources.url = excluded.url THEN sources.next_reason END",
                 params![id, url],
             )?;
         }
@@ -174,7 +206,9 @@ impl Store {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT etag, last_modified, consecutive_errors, next_poll_at FROM sources WHERE id = ?1",
+                "SELECT etag, last_modified, consecutive_errors, next_poll_at, last_fetch_at,
+                        content_updated_at, redirect_url, gone_url IS NOT NULL
+                 FROM sources WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(SourceState {
@@ -182,6 +216,10 @@ impl Store {
                         last_modified: r.get(1)?,
                         consecutive_errors: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
                         next_poll_at: r.get::<_, Option<i64>>(3)?.map(from_ts),
+                        last_fetch_at: r.get::<_, Option<i64>>(4)?.map(from_ts),
+                        content_updated_at: r.get::<_, Option<i64>>(5)?.map(from_ts),
+                        redirect_url: r.get(6)?,
+                        gone: r.get(7)?,
                     })
                 },
             )
@@ -196,7 +234,7 @@ impl Store {
         fetch: &FetchRecord,
         items: &[(Item, Tags)],
         now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        next: &dyn Fn(&IngestStats) -> NextPoll,
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -204,14 +242,18 @@ impl Store {
         for (item, tags) in items {
             ingest_item(&tx, source_id, item, tags, now, &mut stats)?;
         }
+        // The next poll may depend on what changed (quiet sources are polled less often).
         let content_changed = stats.changed();
+        let next_poll = next(&stats);
         tx.execute(
             "UPDATE sources SET
                 title = COALESCE(?2, title), site_link = COALESCE(?3, site_link),
                 etag = ?4, last_modified = ?5, last_fetch_at = ?6, last_status = ?7,
                 last_error = NULL, consecutive_errors = 0, next_poll_at = ?8,
                 last_success_at = ?6, last_bytes = ?9, last_items = ?10,
-                content_updated_at = CASE WHEN ?11 THEN ?6 ELSE content_updated_at END
+                content_updated_at = CASE WHEN ?11 OR content_updated_at IS NULL
+                    THEN ?6 ELSE content_updated_at END,
+                next_reason = ?12, redirect_url = COALESCE(?13, redirect_url)
              WHERE id = ?1",
             params![
                 source_id,
@@ -221,10 +263,12 @@ impl Store {
                 fetch.last_modified,
                 ts(now),
                 fetch.status,
-                ts(next_poll),
+                next_poll.at.map(ts),
                 fetch.bytes as i64,
                 items.len() as i64,
                 content_changed,
+                next_poll.reason.as_str(),
+                fetch.redirect_url,
             ],
         )?;
         tx.commit()?;
@@ -235,14 +279,22 @@ impl Store {
     pub fn record_not_modified(
         &self,
         source_id: &str,
+        redirect_url: Option<&str>,
         now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        next: NextPoll,
     ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE sources SET last_fetch_at = ?2, last_status = 304, last_error = NULL,
-                consecutive_errors = 0, next_poll_at = ?3, last_success_at = ?2, last_bytes = 0
+                consecutive_errors = 0, next_poll_at = ?3, last_success_at = ?2, last_bytes = 0,
+                next_reason = ?4, redirect_url = COALESCE(?5, redirect_url)
              WHERE id = ?1",
-            params![source_id, ts(now), ts(next_poll)],
+            params![
+                source_id,
+                ts(now),
+                next.at.map(ts),
+                next.reason.as_str(),
+                redirect_url
+            ],
         )?;
         Ok(())
     }
@@ -254,13 +306,32 @@ impl Store {
         status: Option<u16>,
         error: &str,
         now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        next: NextPoll,
     ) -> Result<(), StoreError> {
+        let gone = next.reason == crate::timing::NextReason::Gone;
         self.conn().execute(
             "UPDATE sources SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
-                consecutive_errors = consecutive_errors + 1, next_poll_at = ?5
+                consecutive_errors = consecutive_errors + 1, next_poll_at = ?5, next_reason = ?6,
+                gone_url = CASE WHEN ?7 THEN url ELSE gone_url END
              WHERE id = ?1",
-            params![source_id, ts(now), status, error, ts(next_poll)],
+            params![
+                source_id,
+                ts(now),
+                status,
+                error,
+                next.at.map(ts),
+                next.reason.as_str(),
+                gone
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Moves a source's next poll (the host's gap or budget pushed it later).
+    pub fn set_next_poll(&self, source_id: &str, next: NextPoll) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE sources SET next_poll_at = ?2, next_reason = ?3 WHERE id = ?1",
+            params![source_id, next.at.map(ts), next.reason.as_str()],
         )?;
         Ok(())
     }
@@ -273,7 +344,8 @@ impl Store {
                     s.consecutive_errors, s.next_poll_at,
                     (SELECT COUNT(*) FROM item_sources i WHERE i.source_id = s.id),
                     s.last_success_at, s.etag IS NOT NULL OR s.last_modified IS NOT NULL,
-                    s.last_bytes, s.last_items
+                    s.last_bytes, s.last_items, s.next_reason, s.redirect_url,
+                    s.gone_url IS NOT NULL
              FROM sources s ORDER BY s.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -291,6 +363,9 @@ impl Store {
                 validators: r.get(10)?,
                 last_bytes: r.get::<_, Option<i64>>(11)?.map(|b| b.max(0) as u64),
                 last_items: r.get::<_, Option<i64>>(12)?.map(|b| b.max(0) as u64),
+                next_poll_reason: r.get(13)?,
+                permanent_redirect: r.get(14)?,
+                gone: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -383,16 +458,37 @@ impl Store {
         })
     }
 
-    /// A number that changes whenever any connection commits a change (SQLite's data_version
-    /// only sees other connections, so the item count and newest update are folded in).
-    pub fn change_marker(&self) -> Result<(i64, i64, i64), StoreError> {
-        let conn = self.conn();
-        Ok(conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM items), (SELECT COALESCE(MAX(updated), 0) FROM items),
-                    (SELECT COUNT(*) FROM item_sources)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
+    /// Writes a consistent copy of the database to `out` while others keep writing (SQLite's
+    /// online backup, all pages in one read transaction), then renames it into place so `out`
+    /// is never a partial copy.
+    pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
+        let tmp = out.with_extension(format!("partial.{}", std::process::id()));
+        let result = (|| {
+            let conn = self.conn();
+            let mut dst = Connection::open(&tmp)?;
+            rusqlite::backup::Backup::new(&conn, &mut dst)?.run_to_completion(
+                i32::MAX,
+                Duration::ZERO,
+                None,
+            )?;
+            drop(dst);
+            std::fs::rename(&tmp, out).map_err(|source| StoreError::CreateDir {
+                path: out.display().to_string(),
+                source,
+            })
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// How many items are stored.
+    pub fn item_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
     }
 }
 

@@ -4,16 +4,20 @@ use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Source, Text, TextType,
     WriteConfig,
 };
+use std::borrow::Cow;
+
 use chrono::{DateTime, SubsecRound as _, TimeZone, Utc};
 
 use super::{
-    abs_url, category_scheme, display_name, entry_id, feed_id, feed_path, html_path, safe_link,
+    FeedFormat, Filter, abs_url, category_scheme, display_name, entry_author, entry_id,
+    feed_url, filtered_feed_id, html_path, looks_like_html, resolve_relative, safe_link,
     source_id, xml_safe,
 };
 use crate::model::FeedEntry;
 use crate::regions::{Region, Regions};
 
-/// What a feed is about.
+/// What a feed is about. The same meta renders the feed in each format.
+#[derive(Clone, Copy)]
 pub struct FeedMeta<'a> {
     /// The public base URL from config, e.g. `http://127.0.0.1:8080` (may carry a path prefix).
     pub base_url: &'a url::Url,
@@ -21,6 +25,47 @@ pub struct FeedMeta<'a> {
     pub region: Option<&'a Region>,
     /// The newest entry's `updated`; `None` for an empty feed.
     pub updated: Option<DateTime<Utc>>,
+    /// The WebSub hub the feed advertises (`rel="hub"`), from `[websub] hub`.
+    pub hub: Option<&'a url::Url>,
+    /// A reader's filter: the feed is then a filtered view with its own id, title and self link.
+    pub filter: Option<&'a Filter>,
+}
+
+impl FeedMeta<'_> {
+    /// The feed's title: "Örebro län — regionfeed", with the filter after it for a view.
+    pub(crate) fn title(&self) -> String {
+        let name = display_name(self.region);
+        match self.filter {
+            Some(f) => format!("{name} — regionfeed ({})", f.describe()),
+            None => format!("{name} — regionfeed"),
+        }
+    }
+
+    /// The feed's description.
+    pub(crate) fn subtitle(&self) -> String {
+        match self.region {
+            None => "Polisens händelser och lokala nyheter från hela Sverige".to_string(),
+            Some(_) => format!(
+                "Polisens händelser och lokala nyheter om {}",
+                display_name(self.region)
+            ),
+        }
+    }
+
+    /// Where this feed is served in `format` (with the filter's query).
+    pub(crate) fn url(&self, format: FeedFormat) -> String {
+        feed_url(self.base_url, self.region, format, self.filter)
+    }
+
+    /// The region's HTML page.
+    pub(crate) fn page_url(&self) -> String {
+        abs_url(self.base_url, &html_path(self.region))
+    }
+
+    /// The feed id shared by all formats.
+    pub(crate) fn id(&self) -> String {
+        filtered_feed_id(self.base_url, self.region, self.filter)
+    }
 }
 
 /// `atom:updated` of a feed with no entries.
@@ -52,6 +97,16 @@ fn text(value: &str, kind: TextType) -> Text {
     }
 }
 
+/// A plain-text title: `type="text"`, unless it would look like markup, then escaped HTML
+/// (see `looks_like_html`), which every reader shows as the same characters.
+fn plain(value: &str) -> Text {
+    if looks_like_html(value) {
+        text(&super::escape(value), TextType::Html)
+    } else {
+        text(value, TextType::Text)
+    }
+}
+
 fn link(href: String, rel: &str, mime: Option<&str>) -> Link {
     Link {
         href,
@@ -72,14 +127,18 @@ fn person(name: &str) -> Person {
 /// caller passes newest first and already limited.
 pub fn atom(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
     let base = meta.base_url;
-    let name = display_name(meta.region);
-    let subtitle = match meta.region {
-        None => "Polisens händelser och lokala nyheter från hela Sverige".to_string(),
-        Some(_) => format!("Polisens händelser och lokala nyheter om {name}"),
-    };
+    let mut links = vec![
+        link(meta.url(FeedFormat::Atom), "self", Some(FeedFormat::Atom.mime())),
+        link(meta.page_url(), "alternate", Some("text/html")),
+        link(meta.url(FeedFormat::Rss), "alternate", Some(FeedFormat::Rss.mime())),
+        link(meta.url(FeedFormat::Json), "alternate", Some(FeedFormat::Json.mime())),
+    ];
+    if let Some(hub) = meta.hub {
+        links.push(link(hub.to_string(), "hub", None));
+    }
     let feed = Feed {
-        title: text(&format!("{name} — regionfeed"), TextType::Text),
-        id: feed_id(base, meta.region),
+        title: plain(&meta.title()),
+        id: meta.id(),
         updated: fixed(meta.updated.unwrap_or_else(empty_feed_updated)),
         authors: vec![person(AUTHOR)],
         generator: Some(Generator {
@@ -87,19 +146,8 @@ pub fn atom(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }),
-        links: vec![
-            link(
-                abs_url(base, &feed_path(meta.region)),
-                "self",
-                Some("application/atom+xml"),
-            ),
-            link(
-                abs_url(base, &html_path(meta.region)),
-                "alternate",
-                Some("text/html"),
-            ),
-        ],
-        subtitle: Some(text(&subtitle, TextType::Text)),
+        links,
+        subtitle: Some(plain(&meta.subtitle())),
         entries: entries.iter().map(|e| entry(base, e)).collect(),
         lang: Some("sv".to_string()),
         ..Feed::default()
@@ -130,29 +178,51 @@ fn declare_text_types(xml: &str) -> String {
         .replace("<subtitle>", "<subtitle type=\"text\">")
 }
 
-fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
+/// An entry's summary and content after the RFC 4287 rules; shared with the other formats so
+/// that all three carry the same text.
+pub(crate) struct EntryText<'a> {
+    pub link: Option<String>,
+    pub summary: Option<Cow<'a, str>>,
+    pub content: Option<Cow<'a, str>>,
+}
+
+pub(crate) fn entry_text<'a>(e: &'a FeedEntry) -> EntryText<'a> {
     let link = safe_link(e.link.as_deref());
-    let summary = e.summary.as_deref().filter(|s| !s.trim().is_empty());
-    let content = e.content.as_deref().filter(|s| !s.trim().is_empty());
+    // Relative references resolve against the entry's page, else its source's site.
+    let base = link
+        .as_deref()
+        .or(e.source.site_link.as_deref())
+        .and_then(|l| url::Url::parse(l).ok());
+    let html = |s: Option<&'a str>| -> Option<Cow<'a, str>> {
+        s.filter(|s| !s.trim().is_empty())
+            .map(|s| match resolve_relative(s, base.as_ref()) {
+                Cow::Borrowed(b) => xml_safe(b),
+                Cow::Owned(o) => Cow::Owned(xml_safe(&o).into_owned()),
+            })
+    };
+    EntryText {
+        summary: html(e.summary.as_deref()),
+        content: html(e.content.as_deref()),
+        link,
+    }
+}
+
+fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
+    let EntryText {
+        link,
+        summary,
+        content,
+    } = entry_text(e);
     // With one text it becomes the summary. RFC 4287 §4.1.1 demands atom:content when there is
     // no alternate link, so a link-less entry carries its text (or nothing) as content instead.
     let (summary, content) = match (summary, content, link.is_some()) {
         (Some(s), Some(c), _) => (Some(s), Some(c)),
         (one, None, true) | (None, one, true) => (one, None),
-        (one, None, false) | (None, one, false) => (None, Some(one.unwrap_or(""))),
+        (one, None, false) | (None, one, false) => (None, Some(one.unwrap_or(Cow::Borrowed("")))),
     };
-    let author = [
-        e.author.as_deref(),
-        Some(e.source.title.as_str()),
-        Some(e.source.id.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|a| xml_safe(a.trim()).into_owned())
-    .find(|a| !a.is_empty())
-    .unwrap_or_else(|| AUTHOR.to_string());
+    let author = entry_author(e);
     Entry {
-        title: text(&e.title, TextType::Text),
+        title: plain(&e.title),
         id: entry_id(base, &e.uid),
         updated: fixed(e.updated),
         authors: vec![person(&author)],
@@ -162,9 +232,9 @@ fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
             .unwrap_or_default(),
         published: Some(fixed(e.published)),
         source: Some(source(base, e)),
-        summary: summary.map(|s| text(s, TextType::Html)),
+        summary: summary.map(|s| text(&s, TextType::Html)),
         content: content.map(|c| Content {
-            value: Some(xml_safe(c).into_owned()),
+            value: Some(c.into_owned()),
             content_type: Some("html".to_string()),
             ..Content::default()
         }),
@@ -216,14 +286,11 @@ fn source(base: &url::Url, e: &FeedEntry) -> Source {
         links.push(link(site, "alternate", Some("text/html")));
     }
     Source {
-        title: text(
-            if s.title.trim().is_empty() {
-                &s.id
-            } else {
-                &s.title
-            },
-            TextType::Text,
-        ),
+        title: plain(if s.title.trim().is_empty() {
+            &s.id
+        } else {
+            &s.title
+        }),
         id: source_id(base, &s.id),
         updated: fixed(s.updated.unwrap_or(e.updated)),
         links,
@@ -272,6 +339,8 @@ mod tests {
             base_url: &base,
             region: None,
             updated: Some(at),
+            hub: None,
+            filter: None,
         };
         let xml = atom(&meta, &[e]);
         // No link, so RFC 4287 wants atom:content; the source falls back to its id everywhere.

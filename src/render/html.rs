@@ -5,7 +5,10 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound as _, Utc};
 
-use super::{OPML_PATH, abs_url, display_name, escape, feed_path, html_path, safe_link, xml_safe};
+use super::{
+    FeedFormat, OPML_PATH, abs_url, display_name, escape, feed_path, feed_path_as, html_path,
+    safe_link, xml_safe,
+};
 use crate::model::FeedEntry;
 use crate::regions::{Region, RegionKind, Regions};
 
@@ -39,18 +42,46 @@ fn count(n: u64) -> String {
     }
 }
 
-fn head(out: &mut String, title: &str, feed_title: &str, feed_href: &str) {
+/// The page head, with an autodiscovery link per feed format so that browsers and readers
+/// offered the page find the feed (Atom first: it is the one readers should prefer).
+fn head(out: &mut String, title: &str, base: &url::Url, region: Option<&Region>) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta name=\"color-scheme\" content=\"light dark\">\n<title>{}</title>\n\
-<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}\">\n\
-<style>{CSS}</style>\n</head>\n<body>\n",
+<meta name=\"color-scheme\" content=\"light dark\">\n<title>{}</title>\n",
         escape(title),
-        escape(feed_title),
-        escape(feed_href),
     );
+    let name = display_name(region);
+    for format in FeedFormat::ALL {
+        let _ = writeln!(
+            out,
+            "<link rel=\"alternate\" type=\"{}\" title=\"{}\" href=\"{}\">",
+            format.mime(),
+            escape(&match format {
+                FeedFormat::Atom => name.clone(),
+                _ => format!("{name} ({})", format.label()),
+            }),
+            escape(&abs_url(base, &feed_path_as(region, format))),
+        );
+    }
+    let _ = write!(out, "<style>{CSS}</style>\n</head>\n<body>\n");
+}
+
+/// "Atom · RSS · JSON Feed", each linked to the region's feed in that format.
+fn format_links(out: &mut String, base: &url::Url, region: Option<&Region>) {
+    for (i, format) in FeedFormat::ALL.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(" · ");
+        }
+        let _ = write!(
+            out,
+            "<a href=\"{}\" type=\"{}\">{}</a>",
+            escape(&abs_url(base, &feed_path_as(region, format))),
+            format.mime(),
+            format.label(),
+        );
+    }
 }
 
 fn footer(out: &mut String) {
@@ -123,13 +154,13 @@ pub fn index_html(base_url: &url::Url, national_items: u64, summaries: &[RegionS
     head(
         &mut out,
         "regionfeed — polisens händelser och lokala nyheter per län och kommun",
-        "Sverige",
-        &national,
+        base,
+        None,
     );
     let _ = write!(
         out,
         "<h1>regionfeed</h1>\n<p>Polisens händelser och lokala nyheter, sorterade per län och \
-kommun, som Atom-flöden att prenumerera på.</p>\n\
+kommun, som flöden att prenumerera på (Atom, RSS eller JSON Feed).</p>\n\
 <p><a href=\"{}\">Hela Sverige</a> <span class=\"n\">{}</span> · <a href=\"{}\">Alla flöden (OPML)</a></p>\n",
         escape(&national),
         count(national_items),
@@ -141,13 +172,14 @@ kommun, som Atom-flöden att prenumerera på.</p>\n\
         let _ = write!(
             out,
             "<details>\n<summary>{} <span class=\"n\">{}</span></summary>\n\
-<p><a href=\"{}\">Atom-flöde</a> · <a href=\"{}\">Senaste för {}</a></p>\n",
+<p><a href=\"{}\">Senaste för {}</a> · ",
             escape(&lan.name),
             count(items(&lan.code)),
-            escape(&abs_url(base, &feed_path(Some(lan)))),
             escape(&abs_url(base, &html_path(Some(lan)))),
             escape(&lan.name),
         );
+        format_links(&mut out, base, Some(lan));
+        out.push_str("</p>\n");
         if let Some(s) = summary.filter(|s| !s.latest.is_empty()) {
             out.push_str("<ul>\n");
             for (title, link) in &s.latest {
@@ -205,9 +237,8 @@ pub fn region_html(
     let base = base_url;
     let region = summary.region;
     let name = display_name(Some(region));
-    let feed = abs_url(base, &feed_path(Some(region)));
     let mut out = String::with_capacity(32 * 1024);
-    head(&mut out, &format!("{name} — regionfeed"), &name, &feed);
+    head(&mut out, &format!("{name} — regionfeed"), base, Some(region));
     let _ = write!(
         out,
         "<nav><a href=\"{}\">Sverige</a>",
@@ -228,11 +259,11 @@ pub fn region_html(
     }
     let _ = write!(
         out,
-        "</nav>\n<h1>{}</h1>\n<p><a href=\"{}\">Prenumerera med Atom</a> <span class=\"n\">{}</span></p>\n",
+        "</nav>\n<h1>{}</h1>\n<p>Prenumerera: ",
         escape(&name),
-        escape(&feed),
-        count(summary.items),
     );
+    format_links(&mut out, base, Some(region));
+    let _ = writeln!(out, " <span class=\"n\">{}</span></p>", count(summary.items));
     if !kommuner.is_empty() {
         out.push_str("<h2>Kommuner</h2>\n");
         let list: Vec<(&Region, u64)> = kommuner.iter().map(|k| (k.region, k.items)).collect();

@@ -2,9 +2,12 @@
 
 mod cli;
 mod daemon;
+mod dedup;
+mod fetch;
 mod normalize;
 mod parse;
 mod pipeline;
 mod render;
+mod service;
 mod support;
 mod tag;

@@ -28,6 +28,17 @@ pub struct Route {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Instead of `body`, a generated body: hostile origins.
+    pub stream: Option<Stream>,
+}
+
+/// A body produced while it is sent.
+#[derive(Clone, Copy, Debug)]
+pub enum Stream {
+    /// This many bytes of an endless-looking RSS document, as fast as the client reads.
+    Huge(u64),
+    /// One byte every this many milliseconds, forever: a server that never finishes.
+    Drip(u64),
 }
 
 impl Route {
@@ -36,6 +47,7 @@ impl Route {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            stream: None,
         }
     }
 
@@ -44,9 +56,50 @@ impl Route {
         Route::new(200, "application/xml", read_fixture(rel))
     }
 
+    /// A generated body (see `Stream`).
+    pub fn stream(status: u16, content_type: &str, stream: Stream) -> Route {
+        Route {
+            stream: Some(stream),
+            ..Route::new(status, content_type, Vec::new())
+        }
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Route {
         self.headers.push((name.into(), value.into()));
         self
+    }
+}
+
+fn stream_body(stream: Stream) -> Body {
+    use futures_util::StreamExt;
+    match stream {
+        Stream::Huge(total) => {
+            let chunk = bytes::Bytes::from(
+                "<item><title>Samma rubrik igen</title><description>fyllnad</description></item>\n"
+                    .repeat(800),
+            );
+            let head = bytes::Bytes::from_static(
+                b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>x</title>",
+            );
+            let n = total / chunk.len() as u64;
+            let body = futures_util::stream::iter(
+                std::iter::once(head).chain(std::iter::repeat_n(chunk, n as usize)),
+            )
+            .map(Ok::<_, std::io::Error>);
+            Body::from_stream(body)
+        }
+        Stream::Drip(ms) => {
+            let head = futures_util::stream::once(async {
+                Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+                    b"<?xml version=\"1.0\"?><rss version=\"2.0\">",
+                ))
+            });
+            let drip = futures_util::stream::unfold((), move |()| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                Some((Ok(bytes::Bytes::from_static(b" ")), ()))
+            });
+            Body::from_stream(head.chain(drip))
+        }
     }
 }
 
@@ -95,7 +148,11 @@ impl Origin {
                 let route = r.lock().unwrap().get(&path).cloned();
                 let route =
                     route.unwrap_or_else(|| Route::new(404, "text/plain", "no such fixture"));
-                let mut resp = Response::new(Body::from(route.body));
+                let body = match route.stream {
+                    None => Body::from(route.body),
+                    Some(stream) => stream_body(stream),
+                };
+                let mut resp = Response::new(body);
                 *resp.status_mut() = StatusCode::from_u16(route.status).unwrap();
                 for (k, v) in route.headers {
                     resp.headers_mut().insert(
@@ -412,18 +469,33 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `regionfeed run` with `env`'s config listening on a free port; waits for `/healthz`.
     pub fn start(env: &Env) -> Daemon {
+        Daemon::start_with(env, &[], &[])
+    }
+
+    /// Like `start`, with extra environment variables and a command the daemon runs under
+    /// (e.g. `["prlimit", "--fsize=1000", "--"]`).
+    pub fn start_with(env: &Env, vars: &[(&str, &str)], wrapper: &[&str]) -> Daemon {
         let port = free_port();
+        // A fresh port on every start: a restarted daemon must not race its predecessor's socket.
         let text = std::fs::read_to_string(env.config()).unwrap();
-        std::fs::write(
-            env.config(),
-            text.replace(
-                "listen = \"127.0.0.1:0\"",
-                &format!("listen = \"127.0.0.1:{port}\""),
-            ),
-        )
-        .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_regionfeed"))
-            .args(["--config", env.config().to_str().unwrap(), "run"])
+        let text: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("listen = ") {
+                    format!("listen = \"127.0.0.1:{port}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(env.config(), text.join("\n") + "\n").unwrap();
+        let bin = env!("CARGO_BIN_EXE_regionfeed");
+        let config = env.config();
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.extend([bin, "--config", config.to_str().unwrap(), "run"]);
+        let child = Command::new(argv[0])
+            .args(&argv[1..])
+            .envs(vars.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -275,3 +275,35 @@ fn real_api_events() {
         failures.join("\n")
     );
 }
+
+/// A real county feed: every event stays in its county, and a kommun in the title is tagged.
+#[test]
+fn real_county_rss_feed() {
+    let regions = Regions::get_builtin();
+    let feed = feed_rs::parser::parse(&read_fixture("tag/handelser-blekinge-2022-02.xml")[..])
+        .expect("rss parses");
+    assert_eq!(feed.entries.len(), 200);
+    for entry in &feed.entries {
+        let title = entry
+            .title
+            .as_ref()
+            .map(|t| t.content.clone())
+            .unwrap_or_default();
+        let text = entry
+            .summary
+            .as_ref()
+            .map(|t| t.content.clone())
+            .unwrap_or_default();
+        let tags = tagger().tag(&title, &text, Some("10"));
+        check_invariants(&tags, &title);
+        assert_eq!(tags.lan, ["10"], "{title} / {text}: {:?}", tags.evidence);
+        let place = title.rsplit(',').next().unwrap_or_default().trim();
+        if let Some(k) = regions.kommuner().iter().find(|k| k.name == place) {
+            assert!(
+                tags.kommuner.contains(&k.code),
+                "{title}: {:?}",
+                tags.kommuner
+            );
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Turns an item's text into a compact, storable signature: word 5-gram MinHash plus the facts
+//! that tell template look-alikes apart (the numbers in the text, Polisen's event stamp).
+
+use crate::police;
+
+/// MinHash values per signature. 128 keeps the containment estimate's noise near ±0.05, which
+/// is what separates a loose rewrite (≥ 0.3) from two template texts (≤ 0.22 on the tune split).
+pub const MIN_HASHES: usize = 128;
+/// Words per shingle. Five-word runs are rare outside copied sentences, while the three-word
+/// runs of Polisen's and the kommuner's stock phrases ("har upprättat en anmälan") are not.
+pub const SHINGLE_WORDS: usize = 5;
+/// Below this many words (after boilerplate is dropped) a text is too short to judge:
+/// Polisen's one-line summaries repeat word for word for unrelated events.
+pub const MIN_WORDS: usize = 25;
+/// Distinct shingles needed as well, so that a long run of one repeated phrase is not judged.
+pub const MIN_SHINGLES: usize = 20;
+/// How many of a text's distinct numbers are kept (the ones with the smallest hashes).
+const NUMBER_SAMPLE: usize = 16;
+/// Serialized layout version; bump when any hash, constant or the layout changes, so stored
+/// signatures from an older build are recomputed instead of compared.
+const FORMAT_VERSION: u8 = 1;
+/// Bytes before the number sample: version, shingle count, event key, number count.
+const HEADER_BYTES: usize = 1 + 2 + 4 + 1;
+
+/// A compact signature of an item's text; `None` from [`signature`] when the text is too short.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// Distinct shingles in the text (saturating), to turn the Jaccard estimate into containment.
+    pub(crate) shingles: u16,
+    /// Hash of a Polisen event title's time stamp and place; 0 when the title is not one.
+    pub(crate) event: u32,
+    /// Distinct numeric tokens in the text (saturating).
+    pub(crate) numbers: u8,
+    /// Bottom-k sample of the numeric tokens' 16-bit hashes, ascending, at most `NUMBER_SAMPLE`.
+    pub(crate) number_sample: Vec<u16>,
+    /// Low 16 bits of each MinHash minimum. Unequal minima collide with chance 2⁻¹⁶, which does
+    /// not move the estimate, and halve the size against 32-bit values.
+    pub(crate) mins: [u16; MIN_HASHES],
+}
+
+impl Signature {
+    /// The stored form: `HEADER_BYTES + 2 × numbers kept + 2 × MIN_HASHES` bytes, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(HEADER_BYTES + 2 * (self.number_sample.len() + MIN_HASHES));
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&self.shingles.to_le_bytes());
+        out.extend_from_slice(&self.event.to_le_bytes());
+        out.push(self.numbers);
+        for v in self.number_sample.iter().chain(self.mins.iter()) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Signature::to_bytes`] output; `None` for another version or a damaged value.
+    pub fn from_bytes(b: &[u8]) -> Option<Signature> {
+        let (&version, rest) = b.split_first()?;
+        if version != FORMAT_VERSION || rest.len() < HEADER_BYTES - 1 {
+            return None;
+        }
+        let shingles = u16::from_le_bytes([rest[0], rest[1]]);
+        let event = u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]);
+        let numbers = rest[6];
+        let kept = usize::from(numbers).min(NUMBER_SAMPLE);
+        let body = &rest[HEADER_BYTES - 1..];
+        if body.len() != 2 * (kept + MIN_HASHES) || usize::from(shingles) < MIN_SHINGLES {
+            return None;
+        }
+        let mut words = body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let number_sample: Vec<u16> = words.by_ref().take(kept).collect();
+        if number_sample.windows(2).any(|w| w[0] >= w[1]) {
+            return None;
+        }
+        let mut mins = [0u16; MIN_HASHES];
+        for (slot, v) in mins.iter_mut().zip(words) {
+            *slot = v;
+        }
+        Some(Signature {
+            shingles,
+            event,
+            numbers,
+            number_sample,
+            mins,
+        })
+    }
+}
+
+/// The signature of an item, or `None` when its text is too short to judge.
+///
+/// The title is not shingled, because sources rewrite titles freely; it serves to drop a title
+/// the text repeats, and a Polisen event title contributes its time stamp and place.
+pub fn signature(title: &str, text: &str) -> Option<Signature> {
+    let mut words = words(text);
+    let title_words = words(title);
+    if !title_words.is_empty() && words.starts_with(&title_words) {
+        words.drain(..title_words.len());
+    }
+    drop_trailing_boilerplate(&mut words);
+    if words.len() < MIN_WORDS {
+        return None;
+    }
+    let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+    let mut shingles: Vec<u64> = word_hashes
+        .windows(SHINGLE_WORDS)
+        .map(|w| w.iter().fold(0u64, |h, &t| mix64(h ^ t)))
+        .collect();
+    shingles.sort_unstable();
+    shingles.dedup();
+    if shingles.len() < MIN_SHINGLES {
+        return None;
+    }
+    let mut mins = [0u16; MIN_HASHES];
+    for (slot, seed) in mins.iter_mut().zip(SEEDS.iter()) {
+        let min = shingles
+            .iter()
+            .map(|&s| mix64(s ^ seed))
+            .min()
+            .unwrap_or(u64::MAX);
+        *slot = (min & 0xFFFF) as u16;
+    }
+    let mut numbers: Vec<u16> = words
+        .iter()
+        .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
+        .map(|w| (mix64(fnv1a(w.as_bytes()) ^ NUMBER_SEED) >> 48) as u16)
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let total = numbers.len();
+    numbers.truncate(NUMBER_SAMPLE);
+    Some(Signature {
+        shingles: u16::try_from(shingles.len()).unwrap_or(u16::MAX),
+        event: event_key(title),
+        numbers: u8::try_from(total).unwrap_or(u8::MAX),
+        number_sample: numbers,
+        mins,
+    })
+}
+
+/// Lowercased alphanumeric words; every other character separates words.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            cur.extend(c.to_lowercase());
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Drops a closing source line ("Källa: Polisen Halland", "(TT)", "Artikeln uppdateras"): local
+/// sites append it to copied text, and it would otherwise tie unrelated copies together.
+fn drop_trailing_boilerplate(words: &mut Vec<String>) {
+    let n = words.len();
+    if let Some(i) = (n.saturating_sub(5)..n).find(|&i| words[i] == "källa") {
+        words.truncate(i);
+    }
+    if words.last().is_some_and(|w| w == "tt") {
+        words.pop();
+    }
+    if let [.., a, b] = words.as_slice()
+        && a == "artikeln"
+        && b == "uppdateras"
+    {
+        words.truncate(words.len() - 2);
+    }
+}
+
+/// Identity of a Polisen event: its time stamp and place, in the same form whether the feed
+/// wrote `09 februari 21:04` or the API `9 februari 21.04`. The event type is left out because
+/// Polisen refines it when it updates an event.
+fn event_key(title: &str) -> u32 {
+    let Some(t) = police::parse_title(title) else {
+        return 0;
+    };
+    let mut key = String::new();
+    for part in t.time_head.split_whitespace() {
+        let part = part.replace('.', ":");
+        key.push_str(part.trim_start_matches('0'));
+        key.push(' ');
+    }
+    key.push_str(&t.place.to_lowercase());
+    let h = (mix64(fnv1a(key.as_bytes())) >> 32) as u32;
+    h.max(1)
+}
+
+/// FNV-1a: a fixed, documented hash, so signatures stored by one build compare with the next
+/// (std's `DefaultHasher` makes no such promise).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The splitmix64 finalizer: spreads every input bit over the output.
+pub(crate) const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
+
+/// One seed per MinHash function, from a fixed splitmix64 stream (never tuned).
+const SEEDS: [u64; MIN_HASHES] = {
+    let mut seeds = [0u64; MIN_HASHES];
+    let mut state = 0x7265_6769_6f6e_6665u64;
+    let mut i = 0;
+    while i < MIN_HASHES {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        seeds[i] = mix64(state);
+        i += 1;
+    }
+    seeds
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "Polisen grep på tisdagskvällen en man i 30-årsåldern misstänkt för rån \
+        mot en livsmedelsbutik i centrala Kumla. Strax efter klockan 20 kom mannen in i butiken \
+        på Storgatan och hotade personalen med vad som såg ut att vara en kniv.";
+
+    #[test]
+    fn bytes_round_trip_and_reject_damage() {
+        let sig = signature("Rån i Kumla", TEXT).expect("long enough");
+        let bytes = sig.to_bytes();
+        assert_eq!(Signature::from_bytes(&bytes), Some(sig));
+        assert_eq!(Signature::from_bytes(&bytes[..bytes.len() - 1]), None);
+        let mut other_version = bytes.clone();
+        other_version[0] = 0;
+        assert_eq!(Signature::from_bytes(&other_version), None);
+        assert_eq!(Signature::from_bytes(&[]), None);
+    }
+
+    #[test]
+    fn boilerplate_and_repeated_title_do_not_count() {
+        let plain = signature("x", TEXT);
+        let sourced = signature("Rånet", &format!("{TEXT} Källa: Polisen Örebro län"));
+        let titled = signature("Rånet i Kumla", &format!("Rånet i Kumla. {TEXT}"));
+        assert!(plain.is_some());
+        assert_eq!(plain.as_ref().map(|s| s.mins), sourced.map(|s| s.mins));
+        assert_eq!(plain.map(|s| s.mins), titled.map(|s| s.mins));
+    }
+
+    #[test]
+    fn police_event_key_ignores_feed_spelling_and_type_refinement() {
+        let rss = event_key("Uppdaterad 2025-08-22 19:00:01 09 februari 21:04, Brand, Kävlinge");
+        let api = event_key("9 februari 21.04, Brand, byggnad, Kävlinge");
+        assert_ne!(rss, 0);
+        assert_eq!(rss, api);
+        assert_ne!(rss, event_key("9 februari 21.05, Brand, Kävlinge"));
+        assert_eq!(event_key("Rån i Kumla"), 0);
+    }
+}
