@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod fetch;
 pub mod health;
 pub mod hosts;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod notify;

@@ -58,6 +58,13 @@ pub fn normalize(item: &ParsedItem, base: &Url, fetched_at: DateTime<Utc>) -> Op
     let content_hash = sha256_hex(&[&title, "\n", body]);
 
     let published = item.published.or(item.updated).unwrap_or(fetched_at);
+    // A Polisen event is published when it happened (the title's time), which may be before
+    // midnight while the feed's pubDate is after it; a title time after the pubDate is a typo.
+    let published = police
+        .as_ref()
+        .and_then(|p| police::event_time(p, published))
+        .filter(|t| *t <= published + chrono::Duration::hours(1))
+        .unwrap_or(published);
     let updated = item
         .updated
         .or(item.published)

@@ -1,6 +1,9 @@
 //! Reads Polisen's event titles: `27 november 18:57, Trafikolycka, personskada, Kumla`.
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+
 use crate::model::PoliceTitle;
+use crate::parse::stockholm_to_utc;
 
 const MONTHS: [&str; 12] = [
     "januari",
@@ -97,6 +100,37 @@ pub fn parse_title(title: &str) -> Option<PoliceTitle> {
     })
 }
 
+/// When the event happened, from the title's time field, in UTC. Titles carry no year: it is
+/// the year of `published` (in Swedish time), or the one before when that would put the event
+/// after its publication ("31 december 23:50" published on New Year's night).
+pub fn event_time(title: &PoliceTitle, published: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let parts: Vec<&str> = title.time_head.split_whitespace().collect();
+    let clock = |s: &str| -> Option<NaiveTime> {
+        let (h, m) = s.split_once([':', '.'])?;
+        NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+    };
+    let local = |date: NaiveDate, time: NaiveTime| stockholm_to_utc(date.and_time(time));
+    match parts.as_slice() {
+        [date, time] => Some(local(
+            NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?,
+            clock(time)?,
+        )),
+        [day, month, time] => {
+            let (day, month, time) = (day.parse().ok()?, month_number(month)?, clock(time)?);
+            // The publication's year in Swedish time; a local offset of +1 h is close enough
+            // for picking a year, since only the last hour of December could differ.
+            let year = (published + chrono::Duration::hours(1)).year();
+            let at = local(NaiveDate::from_ymd_opt(year, month, day)?, time);
+            if at > published + chrono::Duration::days(1) {
+                Some(local(NaiveDate::from_ymd_opt(year - 1, month, day)?, time))
+            } else {
+                Some(at)
+            }
+        }
+        _ => None,
+    }
+}
+
 /// The title without the `Uppdaterad …` prefix.
 pub fn display_title(title: &str) -> &str {
     strip_updated(title).1
@@ -105,6 +139,49 @@ pub fn display_title(title: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn event_times() {
+        let cases = [
+            // (title, published, event time)
+            (
+                "09 februari 21:04, Rån väpnat, Sölvesborg",
+                "2022-02-09T22:58:26Z",
+                "2022-02-09T20:04:00Z",
+            ),
+            // Before midnight, published after it: still the day before.
+            (
+                "09 februari 23:50, Brand, Karlskrona",
+                "2022-02-09T23:05:00Z",
+                "2022-02-09T22:50:00Z",
+            ),
+            // New Year's night: the year before.
+            (
+                "31 december 23:50, Brand, Kumla",
+                "2026-12-31T23:10:00Z",
+                "2026-12-31T22:50:00Z",
+            ),
+            // Summer time, API style with a dot.
+            (
+                "22 augusti 17.59, Brand, Kävlinge",
+                "2026-08-22T17:51:41Z",
+                "2026-08-22T15:59:00Z",
+            ),
+            (
+                "2017-04-07 17:04, Trafikolycka, Södertälje",
+                "2017-04-07T15:30:00Z",
+                "2017-04-07T15:04:00Z",
+            ),
+        ];
+        for (title, published, want) in cases {
+            let t = parse_title(title).unwrap();
+            assert_eq!(event_time(&t, utc(published)), Some(utc(want)), "{title}");
+        }
+    }
 
     #[test]
     fn reads_titles() {

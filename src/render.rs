@@ -200,9 +200,7 @@ pub fn xml_safe(s: &str) -> Cow<'_, str> {
 pub(crate) fn looks_like_html(s: &str) -> bool {
     let b = s.as_bytes();
     b.iter().enumerate().any(|(i, &c)| match c {
-        b'<' => {
-            b.get(i + 1) == Some(&b'/') && b.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
-        }
+        b'<' => b.get(i + 1) == Some(&b'/') && b.get(i + 2).is_some_and(u8::is_ascii_alphabetic),
         b'&' => {
             let rest = &b[i + 1..];
             let word = rest
@@ -213,7 +211,10 @@ pub(crate) fn looks_like_html(s: &str) -> bool {
                 && (rest[0] == b'#'
                     || rest.get(word) == Some(&b';')
                     || rest[..word].iter().any(u8::is_ascii_digit)
-                    || matches!(&rest[..word], b"amp" | b"lt" | b"gt" | b"quot" | b"apos" | b"nbsp"))
+                    || matches!(
+                        &rest[..word],
+                        b"amp" | b"lt" | b"gt" | b"quot" | b"apos" | b"nbsp"
+                    ))
         }
         _ => false,
     })
@@ -355,7 +356,11 @@ pub fn feed_id(base: &url::Url, region: Option<&Region>) -> String {
 /// The identity of a filtered view of a feed: the feed's id with the canonical filter query,
 /// `tag:{host},2026:feed:/feeds/orebro-lan?type=Trafikolycka`, so a reader subscribed to both
 /// the whole feed and a filtered view does not mistake one for the other.
-pub fn filtered_feed_id(base: &url::Url, region: Option<&Region>, filter: Option<&Filter>) -> String {
+pub fn filtered_feed_id(
+    base: &url::Url,
+    region: Option<&Region>,
+    filter: Option<&Filter>,
+) -> String {
     match filter {
         // The canonical query is already percent-encoded with only URI characters left.
         Some(f) => format!("{}?{}", feed_id(base, region), f.query()),
@@ -450,7 +455,10 @@ mod tests {
                 r#"<a href="/b?x=1&amp;y=2">b</a> <img src="c.jpg"> <a href="https://x.se/">x</a>"#,
                 r#"<a href="https://lokal.example/b?x=1&amp;y=2">b</a> <img src="https://lokal.example/nyheter/c.jpg"> <a href="https://x.se/">x</a>"#,
             ),
-            (r##"<a href="#n">n</a>"##, r##"<a href="https://lokal.example/nyheter/a-1#n">n</a>"##),
+            (
+                r##"<a href="#n">n</a>"##,
+                r##"<a href="https://lokal.example/nyheter/a-1#n">n</a>"##,
+            ),
             ("<p>inga länkar</p>", "<p>inga länkar</p>"),
         ] {
             assert_eq!(resolve_relative(html, Some(&b)), want);

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::health::Health;
 use crate::publish::{Document, FeedSource};
 use crate::render::{Filter, MAX_QUERY_LEN};
 
@@ -37,6 +38,8 @@ pub struct Rendered {
     pub feed: Option<Arc<FeedSource>>,
     /// Response headers, built once here rather than on every request.
     headers: HeaderMap,
+    /// The subset a 304 carries (RFC 9110 §15.4.5): validators and caching headers.
+    headers_304: HeaderMap,
 }
 
 fn etag_of(body: &[u8]) -> String {
@@ -79,6 +82,11 @@ impl Rendered {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=60"),
         );
+        let headers_304 = headers
+            .iter()
+            .filter(|(k, _)| *k != header::CONTENT_TYPE)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -86,7 +94,8 @@ impl Rendered {
         // WebSub discovery (W3C WebSub §4): the hub and the topic URL as Link headers too, for
         // subscribers that look there before parsing the document.
         if let (Some(hub), Some(me)) = (feed.as_ref().and_then(|f| f.hub.as_ref()), self_url)
-            && let Ok(v) = HeaderValue::from_str(&format!("<{hub}>; rel=\"hub\", <{me}>; rel=\"self\""))
+            && let Ok(v) =
+                HeaderValue::from_str(&format!("<{hub}>; rel=\"hub\", <{me}>; rel=\"self\""))
         {
             headers.insert(header::LINK, v);
         }
@@ -98,6 +107,7 @@ impl Rendered {
             content_type,
             feed,
             headers,
+            headers_304,
         }
     }
 
@@ -211,6 +221,7 @@ impl SiteCache {
                             content_type: prev.content_type,
                             feed: Some(feed),
                             headers: prev.headers.clone(),
+                            headers_304: prev.headers_304.clone(),
                         }),
                         None => prev.clone(),
                     }
@@ -248,7 +259,9 @@ impl SiteCache {
 
     /// The document served at a URL path (`/` and `/x/` map to their `index.html`).
     pub fn get(&self, path: &str) -> Option<Arc<Rendered>> {
-        lookup(&self.site(), path)
+        // Looked up under the read lock rather than through a clone of the site: one shared
+        // counter fewer to touch on every request.
+        lookup(&self.current.read().unwrap_or_else(|p| p.into_inner()), path)
     }
 
     /// The view of the feed at `path` that `filter` selects, from the small view cache or
@@ -276,10 +289,11 @@ impl SiteCache {
             Some(feed.url(Some(filter))),
             flate2::Compression::fast(),
         ));
-        self.views
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(site.generation, key, view.clone());
+        self.views.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            site.generation,
+            key,
+            view.clone(),
+        );
         Some(view)
     }
 }
@@ -348,8 +362,13 @@ fn bad_request(message: String) -> Answer {
     r
 }
 
-/// Answers one request from the cache. Synchronous: everything it needs is in memory.
-pub fn respond<B: hyper::body::Body>(cache: &SiteCache, req: &Request<B>) -> Answer {
+/// Answers one request from the cache; `/healthz` from `health` when given. Synchronous:
+/// everything it needs is in memory.
+pub fn respond<B: hyper::body::Body>(
+    cache: &SiteCache,
+    health: Option<&Health>,
+    req: &Request<B>,
+) -> Answer {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         r.headers_mut()
@@ -358,9 +377,7 @@ pub fn respond<B: hyper::body::Body>(cache: &SiteCache, req: &Request<B>) -> Ans
     }
     // GET and HEAD carry no body here; one that announces a body is refused before any of it
     // is read, and the connection is closed rather than drained.
-    if req.body().size_hint().lower() > 0
-        || req.headers().contains_key(header::TRANSFER_ENCODING)
-    {
+    if req.body().size_hint().lower() > 0 || req.headers().contains_key(header::TRANSFER_ENCODING) {
         let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "a GET carries no body\n");
         r.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -368,7 +385,14 @@ pub fn respond<B: hyper::body::Body>(cache: &SiteCache, req: &Request<B>) -> Ans
     }
     let path = req.uri().path();
     if path == "/healthz" {
-        return plain(StatusCode::OK, "ok\n");
+        return match health.map_or(Ok(()), Health::check) {
+            Ok(()) => plain(StatusCode::OK, "ok\n"),
+            Err(why) => {
+                let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "");
+                *r.body_mut() = Full::new(Bytes::from(format!("{why}\n")));
+                r
+            }
+        };
     }
     let query = req.uri().query().filter(|q| !q.is_empty());
     let doc = match (query, cache.get(path)) {
@@ -398,23 +422,26 @@ pub fn respond<B: hyper::body::Body>(cache: &SiteCache, req: &Request<B>) -> Ans
         }
         (_, Some(doc)) => doc,
     };
-    let mut resp = if not_modified(req.headers(), &doc) {
+    // Headers are copied whole from the ones built at render time: cheaper than inserting them
+    // one by one, and the 304 path is the one polling readers hit most.
+    if not_modified(req.headers(), &doc) {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else if accepts_gzip(req.headers()) {
-        let mut r = Response::new(Full::new(doc.gzip.clone()));
+        *r.headers_mut() = doc.headers_304.clone();
+        return r;
+    }
+    let gzip = accepts_gzip(req.headers());
+    let mut r = Response::new(Full::new(if gzip {
+        doc.gzip.clone()
+    } else {
+        doc.body.clone()
+    }));
+    *r.headers_mut() = doc.headers.clone();
+    if gzip {
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        r
-    } else {
-        Response::new(Full::new(doc.body.clone()))
-    };
-    let h = resp.headers_mut();
-    for (k, v) in &doc.headers {
-        h.insert(k, v.clone());
     }
-    resp
+    r
 }
 
 /// What the server allows each client.
@@ -454,7 +481,11 @@ struct TimedIo {
 }
 
 impl TimedIo {
-    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
         match poll {
             Poll::Ready(r) => {
                 self.stalled = None;
@@ -530,19 +561,31 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/pla
 retry-after: 1\r\ncontent-length: 5\r\nconnection: close\r\n\r\nbusy\n";
 
 /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests finish.
+/// `/healthz` always answers 200 here; see `serve_checked`.
 pub async fn serve(
     listener: TcpListener,
     cache: Arc<SiteCache>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, cache, Limits::default(), shutdown).await
+    serve_with(listener, cache, Limits::default(), None, shutdown).await
 }
 
-/// `serve` with explicit limits.
+/// `serve` with `/healthz` answering from `health`: 200 `ok`, or 503 with the reason.
+pub async fn serve_checked(
+    listener: TcpListener,
+    cache: Arc<SiteCache>,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, cache, Limits::default(), Some(health), shutdown).await
+}
+
+/// `serve` with explicit limits and an optional health source for `/healthz`.
 pub async fn serve_with(
     listener: TcpListener,
     cache: Arc<SiteCache>,
     limits: Limits,
+    health: Option<Arc<Health>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -582,9 +625,9 @@ pub async fn serve_with(
             timeout: limits.write_timeout,
             stalled: None,
         });
-        let cache = cache.clone();
+        let (cache, health) = (cache.clone(), health.clone());
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let answer = respond(&cache, &req);
+            let answer = respond(&cache, health.as_deref(), &req);
             async move { Ok::<_, Infallible>(answer) }
         });
         let conn = graceful.watch(builder.serve_connection(io, service));

@@ -1,37 +1,37 @@
-//! An in-memory index of recent items' signatures, bucketed by MinHash value, so that a new item
-//! is compared only with the stored items that share at least one MinHash value with it.
+//! An in-memory index of recent items' signatures: an inverted index from shingle hash to the
+//! items whose sketch holds it, so a new item is compared only with items sharing a shingle.
 //!
-//! Every one of the 128 positions is a bucket key, so the candidates are exactly the items with
-//! one or more equal values; the decision needs at least three, so the index finds every match
-//! [`super::same_story`] would accept. A bucket key is (position, 16-bit value); buckets live in
-//! one open hash table of chains threaded through a flat `next` array, which costs 4 bytes per
-//! (item, position) and no allocation per bucket.
+//! The decision needs at least three shared sketch values, and every sketch value is indexed,
+//! so the index finds every match [`super::same_story`] would accept. Buckets are chains of
+//! nodes in one flat arena (8 bytes per indexed shingle, no allocation per bucket). Removing an
+//! item only marks it gone; the arena is compacted once the dead nodes outnumber the live ones,
+//! which keeps `remove` and `prune` cheap however long the chain of a common phrase is.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::signature::{MIN_HASHES, Signature, mix64};
+use super::signature::Signature;
 use super::{Judged, MIN_MATCHES, story_score};
 
-/// Items the index can hold: node numbers (`slot × MIN_HASHES + position`) must fit in a `u32`.
-const MAX_ITEMS: usize = (u32::MAX as usize) / MIN_HASHES - 1;
 /// Smallest bucket table (a power of two).
-const MIN_BUCKETS: usize = 1 << 10;
-/// Chain nodes per bucket before the table doubles; short chains keep `find` quick.
+const MIN_BUCKETS: usize = 1 << 12;
+/// Live nodes per bucket before the table doubles; short chains keep `find` quick.
 const MAX_LOAD: usize = 2;
+/// Dead nodes tolerated before compaction, besides as many as there are live ones.
+const MIN_GARBAGE: usize = 1 << 16;
 
 /// An in-memory index of recent items: id → signature, publication time and regions.
 #[derive(Debug)]
 pub struct StoryIndex {
     window: Duration,
+    /// Items in insertion order; `None` once removed (until the next compaction).
     slots: Vec<Option<Entry>>,
-    free: Vec<u32>,
     by_id: HashMap<i64, u32>,
     /// Bucket → first node + 1 (0: empty). Length is a power of two.
     heads: Vec<u32>,
-    /// Node → next node in the same bucket + 1 (0: end of chain).
-    next: Vec<u32>,
+    nodes: Vec<Node>,
+    live_nodes: usize,
 }
 
 #[derive(Debug)]
@@ -42,44 +42,56 @@ struct Entry {
     regions: Vec<String>,
 }
 
+/// One indexed shingle of one item.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    slot: u32,
+    /// Next node in the same bucket + 1 (0: end of chain).
+    next: u32,
+}
+
 impl StoryIndex {
     /// An empty index; items further apart than `window` never match.
     pub fn new(window: Duration) -> StoryIndex {
         StoryIndex {
             window,
             slots: Vec::new(),
-            free: Vec::new(),
             by_id: HashMap::new(),
             heads: vec![0; MIN_BUCKETS],
-            next: Vec::new(),
+            nodes: Vec::new(),
+            live_nodes: 0,
         }
     }
 
-    /// Stores an item (replacing any item with the same id). An index already holding
-    /// `MAX_ITEMS` (33 million) ignores further items: pruning has not been done.
-    pub fn insert(&mut self, id: i64, sig: Signature, published: DateTime<Utc>, regions: Vec<String>) {
+    /// Stores an item, replacing any item with the same id.
+    pub fn insert(
+        &mut self,
+        id: i64,
+        sig: Signature,
+        published: DateTime<Utc>,
+        regions: Vec<String>,
+    ) {
         self.remove(id);
-        if self.by_id.len() >= MAX_ITEMS {
-            tracing::warn!(id, "story index full; item not indexed");
-            return;
-        }
-        let slot = match self.free.pop() {
-            Some(s) => s as usize,
-            None => {
-                self.slots.push(None);
-                self.next.resize(self.slots.len() * MIN_HASHES, 0);
-                self.slots.len() - 1
+        // Node and slot numbers are u32; compaction frees the numbers of removed items.
+        let limit = u32::MAX as usize - 1;
+        if self.nodes.len() + sig.sketch.len() > limit || self.slots.len() >= limit {
+            self.rebuild(self.heads.len());
+            if self.nodes.len() + sig.sketch.len() > limit || self.slots.len() >= limit {
+                tracing::warn!(id, "story index full; item not indexed");
+                return;
             }
-        };
+        }
+        let slot = self.slots.len();
         self.link(slot, &sig);
-        self.slots[slot] = Some(Entry {
+        self.live_nodes += sig.sketch.len();
+        self.slots.push(Some(Entry {
             id,
             sig,
             published,
             regions,
-        });
+        }));
         self.by_id.insert(id, slot as u32);
-        if self.by_id.len() * MIN_HASHES > self.heads.len() * MAX_LOAD {
+        if self.live_nodes > self.heads.len() * MAX_LOAD {
             self.rebuild(self.heads.len() * 2);
         }
     }
@@ -89,13 +101,13 @@ impl StoryIndex {
         let Some(slot) = self.by_id.remove(&id) else {
             return;
         };
-        let slot = slot as usize;
-        if let Some(entry) = self.slots[slot].take() {
-            for (pos, &v) in entry.sig.mins.iter().enumerate() {
-                self.unlink(bucket(pos, v, self.heads.len()), slot * MIN_HASHES + pos);
-            }
+        if let Some(entry) = self.slots[slot as usize].take() {
+            self.live_nodes -= entry.sig.sketch.len();
         }
-        self.free.push(slot as u32);
+        let garbage = self.nodes.len() - self.live_nodes;
+        if garbage > self.live_nodes.max(MIN_GARBAGE) {
+            self.rebuild(self.heads.len());
+        }
     }
 
     /// Forgets every item published before `now - window`; returns how many went.
@@ -116,32 +128,31 @@ impl StoryIndex {
 
     /// The id of a stored item that tells the same story, if any: the one with the highest
     /// estimated containment, the smallest id on a tie.
-    pub fn find(&self, sig: &Signature, published: DateTime<Utc>, regions: &[String]) -> Option<i64> {
-        let mut candidates: Vec<u32> = Vec::new();
-        for (pos, &v) in sig.mins.iter().enumerate() {
-            let mut cur = self.heads[bucket(pos, v, self.heads.len())];
+    pub fn find(
+        &self,
+        sig: &Signature,
+        published: DateTime<Utc>,
+        regions: &[String],
+    ) -> Option<i64> {
+        // Every node met on the chains of the query's values, by slot. A bucket is shared by
+        // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
+        let mut hits: Vec<u32> = Vec::new();
+        for &v in &sig.sketch {
+            let mut cur = self.heads[bucket(v, self.heads.len())];
             while cur != 0 {
-                let node = (cur - 1) as usize;
-                let (slot, at) = (node / MIN_HASHES, node % MIN_HASHES);
-                // Buckets are shared by unrelated keys; only a true equal value counts.
-                if at == pos
-                    && let Some(e) = &self.slots[slot]
-                    && e.sig.mins[pos] == v
-                {
-                    candidates.push(slot as u32);
-                }
-                cur = self.next[node];
+                let node = self.nodes[(cur - 1) as usize];
+                hits.push(node.slot);
+                cur = node.next;
             }
         }
-        candidates.sort_unstable();
+        hits.sort_unstable();
         let query = Judged {
             sig,
             published,
             regions,
         };
         let mut best: Option<(f64, i64)> = None;
-        // After sorting, a slot's run length is its number of equal MinHash values.
-        for run in candidates.chunk_by(|a, b| a == b) {
+        for run in hits.chunk_by(|a, b| a == b) {
             if run.len() < MIN_MATCHES {
                 continue;
             }
@@ -183,59 +194,50 @@ impl StoryIndex {
             .iter()
             .flatten()
             .map(|e| {
-                e.sig.number_sample.capacity() * 2
+                e.sig.number_sample.capacity() * size_of::<u16>()
+                    + e.sig.sketch.capacity() * size_of::<u32>()
                     + e.regions.capacity() * size_of::<String>()
                     + e.regions.iter().map(String::capacity).sum::<usize>()
             })
             .sum();
         self.slots.capacity() * size_of::<Option<Entry>>()
-            + self.free.capacity() * 4
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
-            + self.heads.capacity() * 4
-            + self.next.capacity() * 4
+            + self.heads.capacity() * size_of::<u32>()
+            + self.nodes.capacity() * size_of::<Node>()
             + entries
     }
 
+    /// Pushes the item's nodes and links them in front of their buckets' chains.
     fn link(&mut self, slot: usize, sig: &Signature) {
-        for (pos, &v) in sig.mins.iter().enumerate() {
-            let b = bucket(pos, v, self.heads.len());
-            let node = slot * MIN_HASHES + pos;
-            self.next[node] = self.heads[b];
-            self.heads[b] = node as u32 + 1;
+        for &v in &sig.sketch {
+            let b = bucket(v, self.heads.len());
+            self.nodes.push(Node {
+                slot: slot as u32,
+                next: self.heads[b],
+            });
+            self.heads[b] = self.nodes.len() as u32;
         }
     }
 
-    fn unlink(&mut self, b: usize, node: usize) {
-        let target = node as u32 + 1;
-        if self.heads[b] == target {
-            self.heads[b] = self.next[node];
-            return;
-        }
-        let mut cur = self.heads[b];
-        while cur != 0 {
-            let at = (cur - 1) as usize;
-            if self.next[at] == target {
-                self.next[at] = self.next[node];
-                return;
-            }
-            cur = self.next[at];
-        }
-    }
-
+    /// Drops removed items and their nodes, renumbers slots, and relinks into `buckets` chains.
     fn rebuild(&mut self, buckets: usize) {
+        let live: Vec<Entry> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect();
         self.heads = vec![0; buckets];
-        self.next.iter_mut().for_each(|n| *n = 0);
-        let slots = std::mem::take(&mut self.slots);
-        for (slot, entry) in slots.iter().enumerate() {
-            if let Some(e) = entry {
-                self.link(slot, &e.sig);
-            }
+        self.nodes = Vec::with_capacity(self.live_nodes);
+        self.by_id.clear();
+        for (slot, e) in live.iter().enumerate() {
+            self.link(slot, &e.sig);
+            self.by_id.insert(e.id, slot as u32);
         }
-        self.slots = slots;
+        self.slots = live.into_iter().map(Some).collect();
     }
 }
 
-/// The bucket of MinHash value `v` at position `pos` in a table of `len` (a power of two).
-fn bucket(pos: usize, v: u16, len: usize) -> usize {
-    (mix64(((pos as u64) << 16) | u64::from(v)) as usize) & (len - 1)
+/// The bucket of shingle hash `v` in a table of `len` (a power of two); the hash's low bits are
+/// already uniform.
+fn bucket(v: u32, len: usize) -> usize {
+    v as usize & (len - 1)
 }

@@ -1,11 +1,15 @@
-//! Turns an item's text into a compact, storable signature: word 5-gram MinHash plus the facts
-//! that tell template look-alikes apart (the numbers in the text, Polisen's event stamp).
+//! Turns an item's text into a compact, storable signature: a bottom-k sketch of its word
+//! 5-grams plus the facts that tell template look-alikes apart (the numbers in the text,
+//! Polisen's event stamp).
+//!
+//! The sketch keeps the `SKETCH_SIZE` smallest shingle hashes. Texts up to about 260 words fit
+//! whole, so the containment of two typical items is exact; for longer texts it is estimated from
+//! the part of both sketches below the smaller cut-off, where both are complete samples.
 
 use crate::police;
 
-/// MinHash values per signature. 128 keeps the containment estimate's noise near ±0.05, which
-/// is what separates a loose rewrite (≥ 0.3) from two template texts (≤ 0.22 on the tune split).
-pub const MIN_HASHES: usize = 128;
+/// Shingle hashes kept per signature. 256 covers a press release or a news lede whole.
+pub const SKETCH_SIZE: usize = 256;
 /// Words per shingle. Five-word runs are rare outside copied sentences, while the three-word
 /// runs of Polisen's and the kommuner's stock phrases ("har upprättat en anmälan") are not.
 pub const SHINGLE_WORDS: usize = 5;
@@ -18,14 +22,14 @@ pub const MIN_SHINGLES: usize = 20;
 const NUMBER_SAMPLE: usize = 16;
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 1;
-/// Bytes before the number sample: version, shingle count, event key, number count.
+const FORMAT_VERSION: u8 = 2;
+/// Bytes before the samples: version, shingle count, event key, number count.
 const HEADER_BYTES: usize = 1 + 2 + 4 + 1;
 
 /// A compact signature of an item's text; `None` from [`signature`] when the text is too short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
-    /// Distinct shingles in the text (saturating), to turn the Jaccard estimate into containment.
+    /// Distinct shingles in the text (saturating at `u16::MAX`).
     pub(crate) shingles: u16,
     /// Hash of a Polisen event title's time stamp and place; 0 when the title is not one.
     pub(crate) event: u32,
@@ -33,21 +37,24 @@ pub struct Signature {
     pub(crate) numbers: u8,
     /// Bottom-k sample of the numeric tokens' 16-bit hashes, ascending, at most `NUMBER_SAMPLE`.
     pub(crate) number_sample: Vec<u16>,
-    /// Low 16 bits of each MinHash minimum. Unequal minima collide with chance 2⁻¹⁶, which does
-    /// not move the estimate, and halve the size against 32-bit values.
-    pub(crate) mins: [u16; MIN_HASHES],
+    /// The smallest shingle hashes (top 32 bits of 64), ascending, at most `SKETCH_SIZE`.
+    pub(crate) sketch: Vec<u32>,
 }
 
 impl Signature {
-    /// The stored form: `HEADER_BYTES + 2 × numbers kept + 2 × MIN_HASHES` bytes, little-endian.
+    /// The stored form, little-endian: the header, then 2 bytes per kept number and 4 per
+    /// kept shingle (`8 + 2 × min(numbers, 16) + 4 × min(shingles, 256)` bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out =
-            Vec::with_capacity(HEADER_BYTES + 2 * (self.number_sample.len() + MIN_HASHES));
+            Vec::with_capacity(HEADER_BYTES + 2 * self.number_sample.len() + 4 * self.sketch.len());
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.event.to_le_bytes());
         out.push(self.numbers);
-        for v in self.number_sample.iter().chain(self.mins.iter()) {
+        for v in &self.number_sample {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in &self.sketch {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
@@ -55,34 +62,46 @@ impl Signature {
 
     /// Reads [`Signature::to_bytes`] output; `None` for another version or a damaged value.
     pub fn from_bytes(b: &[u8]) -> Option<Signature> {
-        let (&version, rest) = b.split_first()?;
-        if version != FORMAT_VERSION || rest.len() < HEADER_BYTES - 1 {
+        if b.len() < HEADER_BYTES || b[0] != FORMAT_VERSION {
             return None;
         }
-        let shingles = u16::from_le_bytes([rest[0], rest[1]]);
-        let event = u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]);
-        let numbers = rest[6];
-        let kept = usize::from(numbers).min(NUMBER_SAMPLE);
-        let body = &rest[HEADER_BYTES - 1..];
-        if body.len() != 2 * (kept + MIN_HASHES) || usize::from(shingles) < MIN_SHINGLES {
+        let shingles = u16::from_le_bytes([b[1], b[2]]);
+        let event = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
+        let numbers = b[7];
+        let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
+        let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
+        let body = &b[HEADER_BYTES..];
+        if body.len() != 2 * kept_numbers + 4 * kept_shingles
+            || usize::from(shingles) < MIN_SHINGLES
+        {
             return None;
         }
-        let mut words = body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-        let number_sample: Vec<u16> = words.by_ref().take(kept).collect();
-        if number_sample.windows(2).any(|w| w[0] >= w[1]) {
+        let (nums, sketch) = body.split_at(2 * kept_numbers);
+        let number_sample: Vec<u16> = nums
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let sketch: Vec<u32> = sketch
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
+        let ascending16 = number_sample.windows(2).all(|w| w[0] < w[1]);
+        if !ascending(&sketch) || !ascending16 {
             return None;
-        }
-        let mut mins = [0u16; MIN_HASHES];
-        for (slot, v) in mins.iter_mut().zip(words) {
-            *slot = v;
         }
         Some(Signature {
             shingles,
             event,
             numbers,
             number_sample,
-            mins,
+            sketch,
         })
+    }
+
+    /// Whether the sketch holds only part of the text's shingles.
+    pub(crate) fn is_cut(&self) -> bool {
+        usize::from(self.shingles) > self.sketch.len()
     }
 }
 
@@ -91,8 +110,8 @@ impl Signature {
 /// The title is not shingled, because sources rewrite titles freely; it serves to drop a title
 /// the text repeats, and a Polisen event title contributes its time stamp and place.
 pub fn signature(title: &str, text: &str) -> Option<Signature> {
-    let mut words = words(text);
     let title_words = words(title);
+    let mut words = words(text);
     if !title_words.is_empty() && words.starts_with(&title_words) {
         words.drain(..title_words.len());
     }
@@ -101,24 +120,19 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         return None;
     }
     let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
-    let mut shingles: Vec<u64> = word_hashes
+    // Top 32 bits of a mixed 64-bit hash: order-preserving, so the smallest 32-bit values are
+    // the smallest hashes, and two different shingles collide with chance 2⁻³².
+    let mut shingles: Vec<u32> = word_hashes
         .windows(SHINGLE_WORDS)
-        .map(|w| w.iter().fold(0u64, |h, &t| mix64(h ^ t)))
+        .map(|w| (w.iter().fold(SHINGLE_SEED, |h, &t| mix64(h ^ t)) >> 32) as u32)
         .collect();
     shingles.sort_unstable();
     shingles.dedup();
     if shingles.len() < MIN_SHINGLES {
         return None;
     }
-    let mut mins = [0u16; MIN_HASHES];
-    for (slot, seed) in mins.iter_mut().zip(SEEDS.iter()) {
-        let min = shingles
-            .iter()
-            .map(|&s| mix64(s ^ seed))
-            .min()
-            .unwrap_or(u64::MAX);
-        *slot = (min & 0xFFFF) as u16;
-    }
+    let total = shingles.len();
+    shingles.truncate(SKETCH_SIZE);
     let mut numbers: Vec<u16> = words
         .iter()
         .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
@@ -126,14 +140,14 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         .collect();
     numbers.sort_unstable();
     numbers.dedup();
-    let total = numbers.len();
+    let numbers_total = numbers.len();
     numbers.truncate(NUMBER_SAMPLE);
     Some(Signature {
-        shingles: u16::try_from(shingles.len()).unwrap_or(u16::MAX),
+        shingles: u16::try_from(total).unwrap_or(u16::MAX),
         event: event_key(title),
-        numbers: u8::try_from(total).unwrap_or(u8::MAX),
+        numbers: u8::try_from(numbers_total).unwrap_or(u8::MAX),
         number_sample: numbers,
-        mins,
+        sketch: shingles,
     })
 }
 
@@ -207,18 +221,7 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
 
 const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
 
-/// One seed per MinHash function, from a fixed splitmix64 stream (never tuned).
-const SEEDS: [u64; MIN_HASHES] = {
-    let mut seeds = [0u64; MIN_HASHES];
-    let mut state = 0x7265_6769_6f6e_6665u64;
-    let mut i = 0;
-    while i < MIN_HASHES {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        seeds[i] = mix64(state);
-        i += 1;
-    }
-    seeds
-};
+const SHINGLE_SEED: u64 = 0x7265_6769_6f6e_6665;
 
 #[cfg(test)]
 mod tests {
@@ -246,8 +249,11 @@ mod tests {
         let sourced = signature("Rånet", &format!("{TEXT} Källa: Polisen Örebro län"));
         let titled = signature("Rånet i Kumla", &format!("Rånet i Kumla. {TEXT}"));
         assert!(plain.is_some());
-        assert_eq!(plain.as_ref().map(|s| s.mins), sourced.map(|s| s.mins));
-        assert_eq!(plain.map(|s| s.mins), titled.map(|s| s.mins));
+        assert_eq!(
+            plain.as_ref().map(|s| &s.sketch),
+            sourced.as_ref().map(|s| &s.sketch)
+        );
+        assert_eq!(plain.map(|s| s.sketch), titled.map(|s| s.sketch));
     }
 
     #[test]

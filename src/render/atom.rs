@@ -9,9 +9,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, SubsecRound as _, TimeZone, Utc};
 
 use super::{
-    FeedFormat, Filter, abs_url, category_scheme, display_name, entry_author, entry_id,
-    feed_url, filtered_feed_id, html_path, looks_like_html, resolve_relative, safe_link,
-    source_id, xml_safe,
+    FeedFormat, Filter, abs_url, category_scheme, display_name, entry_author, entry_id, feed_url,
+    filtered_feed_id, html_path, looks_like_html, resolve_relative, safe_link, source_id, xml_safe,
 };
 use crate::model::FeedEntry;
 use crate::regions::{Region, Regions};
@@ -127,11 +126,25 @@ fn person(name: &str) -> Person {
 /// caller passes newest first and already limited.
 pub fn atom(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
     let base = meta.base_url;
+    // The HTML page comes last among the alternates: some readers (newsboat) take the last
+    // alternate link as the feed's web site.
     let mut links = vec![
-        link(meta.url(FeedFormat::Atom), "self", Some(FeedFormat::Atom.mime())),
+        link(
+            meta.url(FeedFormat::Atom),
+            "self",
+            Some(FeedFormat::Atom.mime()),
+        ),
+        link(
+            meta.url(FeedFormat::Rss),
+            "alternate",
+            Some(FeedFormat::Rss.mime()),
+        ),
+        link(
+            meta.url(FeedFormat::Json),
+            "alternate",
+            Some(FeedFormat::Json.mime()),
+        ),
         link(meta.page_url(), "alternate", Some("text/html")),
-        link(meta.url(FeedFormat::Rss), "alternate", Some(FeedFormat::Rss.mime())),
-        link(meta.url(FeedFormat::Json), "alternate", Some(FeedFormat::Json.mime())),
     ];
     if let Some(hub) = meta.hub {
         links.push(link(hub.to_string(), "hub", None));
@@ -218,7 +231,12 @@ fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
     let (summary, content) = match (summary, content, link.is_some()) {
         (Some(s), Some(c), _) => (Some(s), Some(c)),
         (one, None, true) | (None, one, true) => (one, None),
-        (one, None, false) | (None, one, false) => (None, Some(one.unwrap_or(Cow::Borrowed("")))),
+        // Nothing to say but the title: repeat it rather than send an empty content, which
+        // readers show as a blank entry (and the W3C validator flags).
+        (one, None, false) | (None, one, false) => (
+            None,
+            Some(one.unwrap_or_else(|| Cow::Owned(super::escape(&e.title)))),
+        ),
     };
     let author = entry_author(e);
     Entry {

@@ -57,7 +57,11 @@ impl Filter {
                     if value.is_empty() {
                         return Err(FilterError::Empty("type"));
                     }
-                    if !f.types.iter().any(|t| t.to_lowercase() == value.to_lowercase()) {
+                    if !f
+                        .types
+                        .iter()
+                        .any(|t| t.to_lowercase() == value.to_lowercase())
+                    {
                         if f.types.len() == MAX_TYPES {
                             return Err(FilterError::TooManyTypes);
                         }
@@ -138,7 +142,9 @@ impl Filter {
                 let t = t.to_lowercase();
                 e.categories.iter().any(|c| {
                     let c = c.trim().to_lowercase();
-                    c == t || c.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with(','))
+                    c == t
+                        || c.strip_prefix(t.as_str())
+                            .is_some_and(|rest| rest.starts_with(','))
                 })
             });
         if !type_ok {
@@ -146,7 +152,10 @@ impl Filter {
         }
         let Some(q) = &self.q else { return true };
         let mut hay = e.title.to_lowercase();
-        for html in [e.summary.as_deref(), e.content.as_deref()].into_iter().flatten() {
+        for html in [e.summary.as_deref(), e.content.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             hay.push('\n');
             hay.push_str(&strip_tags(html).to_lowercase());
         }
@@ -191,9 +200,15 @@ mod tests {
     #[test]
     fn canonical_queries() {
         for (raw, want) in [
-            ("limit=5&type=Trafikolycka", Some("type=Trafikolycka&limit=5")),
+            (
+                "limit=5&type=Trafikolycka",
+                Some("type=Trafikolycka&limit=5"),
+            ),
             ("q=%C3%B6rebro++brand&x=1", Some("q=%C3%B6rebro%20brand")),
-            ("type=R%C3%A5n&type=r%C3%A5n&type=Brand", Some("type=R%C3%A5n&type=Brand")),
+            (
+                "type=R%C3%A5n&type=r%C3%A5n&type=Brand",
+                Some("type=R%C3%A5n&type=Brand"),
+            ),
             ("_=123", None),
             ("", None),
         ] {
@@ -224,6 +239,9 @@ mod tests {
 
     #[test]
     fn strip_tags_keeps_text() {
-        assert_eq!(strip_tags("<p>Brand i <b>Kumla</b></p>"), " Brand i  Kumla  ");
+        assert_eq!(
+            strip_tags("<p>Brand i <b>Kumla</b></p>"),
+            " Brand i  Kumla  "
+        );
     }
 }

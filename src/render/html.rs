@@ -238,7 +238,12 @@ pub fn region_html(
     let region = summary.region;
     let name = display_name(Some(region));
     let mut out = String::with_capacity(32 * 1024);
-    head(&mut out, &format!("{name} — regionfeed"), base, Some(region));
+    head(
+        &mut out,
+        &format!("{name} — regionfeed"),
+        base,
+        Some(region),
+    );
     let _ = write!(
         out,
         "<nav><a href=\"{}\">Sverige</a>",
@@ -257,13 +262,13 @@ pub fn region_html(
             escape(&lan.name)
         );
     }
-    let _ = write!(
-        out,
-        "</nav>\n<h1>{}</h1>\n<p>Prenumerera: ",
-        escape(&name),
-    );
+    let _ = write!(out, "</nav>\n<h1>{}</h1>\n<p>Prenumerera: ", escape(&name),);
     format_links(&mut out, base, Some(region));
-    let _ = writeln!(out, " <span class=\"n\">{}</span></p>", count(summary.items));
+    let _ = writeln!(
+        out,
+        " <span class=\"n\">{}</span></p>",
+        count(summary.items)
+    );
     if !kommuner.is_empty() {
         out.push_str("<h2>Kommuner</h2>\n");
         let list: Vec<(&Region, u64)> = kommuner.iter().map(|k| (k.region, k.items)).collect();

@@ -10,7 +10,8 @@ use crate::model::FeedEntry;
 use crate::regions::Regions;
 
 fn date(t: DateTime<Utc>) -> String {
-    t.trunc_subsecs(0).to_rfc3339_opts(SecondsFormat::Secs, true)
+    t.trunc_subsecs(0)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Renders the JSON Feed document for `entries` (newest first, already limited). Keys come out
@@ -43,7 +44,11 @@ fn item(meta: &FeedMeta, e: &FeedEntry) -> Value {
     let regions = Regions::get_builtin();
     // Tags a person can read: region names, then the source's own categories.
     let mut tags: Vec<String> = Vec::new();
-    let names = e.regions.iter().filter_map(|c| regions.get(c)).map(|r| r.name.clone());
+    let names = e
+        .regions
+        .iter()
+        .filter_map(|c| regions.get(c))
+        .map(|r| r.name.clone());
     let free = e.categories.iter().map(|c| xml_safe(c.trim()).into_owned());
     for t in names.chain(free) {
         if !t.is_empty() && !tags.contains(&t) {

@@ -109,8 +109,7 @@ fn item(meta: &FeedMeta, e: &FeedEntry) -> Item {
         source: (source_url.starts_with("http://") || source_url.starts_with("https://")).then(
             || Source {
                 url: xml_safe(source_url).into_owned(),
-                title: Some(xml_safe(e.source.title.trim()).into_owned())
-                    .filter(|t| !t.is_empty()),
+                title: Some(xml_safe(e.source.title.trim()).into_owned()).filter(|t| !t.is_empty()),
             },
         ),
         // RSS's own <author> must be an e-mail address; dc:creator takes a name.

@@ -75,23 +75,56 @@ impl Builder {
     }
 }
 
+/// Kommun and län codes of the builtin region table, as the tagger indexes them.
+struct Codes {
+    kommun_by_code: HashMap<&'static str, u16>,
+    lan_by_code: HashMap<&'static str, u8>,
+    kommun_lan: Vec<u8>,
+}
+
+impl Codes {
+    /// Splits space-separated SCB codes into kommun and län indexes.
+    fn parse(
+        &self,
+        codes: &str,
+        file: &'static str,
+        line: usize,
+    ) -> Result<(Vec<u16>, Vec<u8>), TagError> {
+        let mut ks = Vec::new();
+        let mut ls = Vec::new();
+        for c in codes.split_whitespace() {
+            if let Some(&k) = self.kommun_by_code.get(c) {
+                ks.push(k);
+            } else if let Some(&l) = self.lan_by_code.get(c) {
+                ls.push(l);
+            } else {
+                return Err(bad(file, line, format!("unknown code {c:?}")));
+            }
+        }
+        Ok((ks, ls))
+    }
+}
+
+fn bad(file: &'static str, line: usize, reason: impl Into<String>) -> TagError {
+    TagError::BadData {
+        file,
+        line,
+        reason: reason.into(),
+    }
+}
+
 /// Reads every gazetteer file and builds one automaton over all surface forms.
 pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagError> {
     let regions = Regions::get_builtin();
     let lan_codes: Vec<&'static str> = regions.lan().iter().map(|r| r.code.as_str()).collect();
+    let kommun_codes: Vec<&'static str> =
+        regions.kommuner().iter().map(|r| r.code.as_str()).collect();
     let lan_by_code: HashMap<&'static str, u8> = lan_codes
         .iter()
         .enumerate()
         .map(|(i, c)| (*c, i as u8))
         .collect();
-    let kommun_codes: Vec<&'static str> =
-        regions.kommuner().iter().map(|r| r.code.as_str()).collect();
-    let kommun_by_code: HashMap<&'static str, u16> = kommun_codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (*c, i as u16))
-        .collect();
-    let kommun_lan: Vec<u8> = regions
+    let kommun_lan = regions
         .kommuner()
         .iter()
         .map(|k| {
@@ -101,28 +134,16 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
                 .unwrap_or(0)
         })
         .collect();
-
-    let mut guards: HashMap<String, Guard> = HashMap::new();
-    for (line, l) in data_lines(GUARDED_CSV) {
-        let (name, level) = l.split_once(',').ok_or_else(|| TagError::BadData {
-            file: "guarded.csv",
-            line,
-            reason: "expected name,level".into(),
-        })?;
-        let g = match level.trim() {
-            "strict" => Guard::Strict,
-            "word" => Guard::Word,
-            "common" => Guard::Common,
-            other => {
-                return Err(TagError::BadData {
-                    file: "guarded.csv",
-                    line,
-                    reason: format!("unknown level {other:?}"),
-                });
-            }
-        };
-        guards.insert(fold(name.trim()), g);
-    }
+    let codes = Codes {
+        kommun_by_code: kommun_codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u16))
+            .collect(),
+        lan_by_code,
+        kommun_lan,
+    };
+    let guards = load_guards()?;
     let guard_of = |name: &str| guards.get(&fold(name)).copied().unwrap_or(Guard::None);
 
     let mut b = Builder {
@@ -131,8 +152,56 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
         entries: Vec::new(),
     };
     let mut title_places = HashMap::new();
+    add_kommuner(&mut b, &mut title_places, regions, &guard_of);
+    add_lan(&mut b, &mut title_places, regions);
+    add_localities(&mut b, &codes, &guard_of)?;
+    add_aliases(&mut b, &codes)?;
+    add_lokalpolisomraden(&mut b, &codes)?;
+    add_operator_places(&mut b, &mut title_places, &codes, extra_places)?;
 
-    // Kommun names, their genitives, inhabitants ("kumlabo") and police compounds.
+    let ac = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .start_kind(StartKind::Both)
+        .build(&b.patterns)
+        .map_err(|e| TagError::Automaton(e.to_string()))?;
+    let first_names = data_lines(FORNAMN_TXT).map(|(_, l)| fold(l)).collect();
+    Ok(Tagger {
+        ac,
+        entries: b.entries,
+        title_places,
+        first_names,
+        kommun_lan: codes.kommun_lan,
+        kommun_codes,
+        lan_codes,
+        kommun_by_code: codes.kommun_by_code,
+        lan_by_code: codes.lan_by_code,
+    })
+}
+
+fn load_guards() -> Result<HashMap<String, Guard>, TagError> {
+    let mut guards = HashMap::new();
+    for (line, l) in data_lines(GUARDED_CSV) {
+        let (name, level) = l
+            .split_once(',')
+            .ok_or_else(|| bad("guarded.csv", line, "expected name,level"))?;
+        let g = match level.trim() {
+            "strict" => Guard::Strict,
+            "word" => Guard::Word,
+            "common" => Guard::Common,
+            other => return Err(bad("guarded.csv", line, format!("unknown level {other:?}"))),
+        };
+        guards.insert(fold(name.trim()), g);
+    }
+    Ok(guards)
+}
+
+/// Kommun names, their genitives, inhabitants ("kumlabo") and compounds ("Göteborgspolisen").
+fn add_kommuner(
+    b: &mut Builder,
+    title_places: &mut HashMap<String, Target>,
+    regions: &Regions,
+    guard_of: &dyn Fn(&str) -> Guard,
+) {
     for (i, k) in regions.kommuner().iter().enumerate() {
         let t = Target::Kommun(i as u16);
         let guard = guard_of(&k.name);
@@ -145,6 +214,7 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
             rank: RANK_KOMMUN,
         };
         b.add_name(&k.name, name_entry, true);
+        // Derived forms of an ambiguous name ("Marks-", "Bergsbo") would be ambiguous too.
         if guard != Guard::None {
             continue;
         }
@@ -172,62 +242,63 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
             }
         }
     }
+}
 
-    // Län: full names, short names that are no kommun's, and the bodies named after them.
+/// Län: full names, short names that are no kommun's, and the bodies named after them.
+fn add_lan(b: &mut Builder, title_places: &mut HashMap<String, Target>, regions: &Regions) {
     for (i, l) in regions.lan().iter().enumerate() {
         let t = Target::Lan(i as u8);
         title_places.insert(fold(&l.name), t.clone());
-        let entry = |rule, rank| Entry {
+        let entry = |rule| Entry {
             target: t.clone(),
             rule,
             caps: true,
             guard: Guard::None,
-            rank,
+            // Below the hand-curated aliases, which may say better ("Region Gotland").
+            rank: RANK_LAN,
         };
-        b.add_name(&l.name, entry(rule::LAN, RANK_LAN), true);
+        b.add_name(&l.name, entry(rule::LAN), true);
+        // "Västra Götalands län" → "Västra Götaland", "Jönköpings län" → "Jönköping".
         let short = l.name.strip_suffix(" län").unwrap_or(&l.name);
         let short = short.strip_suffix('s').unwrap_or(short);
-        // "Västra Götalands län" → "Västra Götaland", "Jönköpings län" → "Jönköping".
         if !regions.kommuner().iter().any(|k| k.name == short) {
-            b.add_name(short, entry(rule::LAN, RANK_LAN), true);
+            b.add_name(short, entry(rule::LAN), true);
         }
         for prefix in ["Region", "Länsstyrelsen", "Länsstyrelsen i"] {
-            b.add(
-                &format!("{prefix} {short}"),
-                entry(rule::INSTITUTION, RANK_ALIAS),
-            );
-            b.add(
-                &format!("{prefix} {}", l.name),
-                entry(rule::INSTITUTION, RANK_ALIAS),
-            );
+            b.add(&format!("{prefix} {short}"), entry(rule::INSTITUTION));
+            b.add(&format!("{prefix} {}", l.name), entry(rule::INSTITUTION));
         }
     }
+}
 
-    // Localities from the postal and GeoNames data; homonyms become one choice.
-    let mut localities: Vec<(String, Vec<(u16, u32)>)> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+/// Localities from the postal and GeoNames data; homonyms become one choice.
+fn add_localities(
+    b: &mut Builder,
+    codes: &Codes,
+    guard_of: &dyn Fn(&str) -> Guard,
+) -> Result<(), TagError> {
+    let mut localities: Vec<(&str, Vec<(u16, u32)>)> = Vec::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
     for (line, l) in data_lines(PLACES_CSV).skip(1) {
-        let bad = |reason: &str| TagError::BadData {
-            file: "places.csv",
-            line,
-            reason: reason.into(),
-        };
         let mut f = l.split(',');
         let (Some(name), Some(code), Some(pop)) = (f.next(), f.next(), f.next()) else {
-            return Err(bad("expected name,kommun,population"));
+            return Err(bad("places.csv", line, "expected name,kommun,population"));
         };
-        let k = *kommun_by_code
+        let k = *codes
+            .kommun_by_code
             .get(code)
-            .ok_or_else(|| bad("unknown kommun"))?;
-        let pop: u32 = pop.parse().map_err(|_| bad("bad population"))?;
-        let slot = *by_name.entry(name.to_string()).or_insert_with(|| {
-            localities.push((name.to_string(), Vec::new()));
+            .ok_or_else(|| bad("places.csv", line, "unknown kommun"))?;
+        let pop: u32 = pop
+            .parse()
+            .map_err(|_| bad("places.csv", line, "bad population"))?;
+        let slot = *by_name.entry(name).or_insert_with(|| {
+            localities.push((name, Vec::new()));
             localities.len() - 1
         });
         localities[slot].1.push((k, pop));
     }
     for (name, cands) in localities {
-        let guard = guard_of(&name);
+        let guard = guard_of(name);
         let target = match cands.as_slice() {
             [(k, _)] if guard != Guard::Common => Target::Kommun(*k),
             _ => Target::Choice(cands),
@@ -239,42 +310,24 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
             guard,
             rank: RANK_LOCALITY,
         };
-        b.add_name(&name, entry, true);
+        b.add_name(name, entry, true);
     }
+    Ok(())
+}
 
-    // Hand-curated forms: landskap, adjectives, clubs, institutions, districts.
-    let parse_codes = |codes: &str, line: usize, file: &'static str| {
-        let mut ks = Vec::new();
-        let mut ls = Vec::new();
-        for c in codes.split_whitespace() {
-            if let Some(&k) = kommun_by_code.get(c) {
-                ks.push(k);
-            } else if let Some(&l) = lan_by_code.get(c) {
-                ls.push(l);
-            } else {
-                return Err(TagError::BadData {
-                    file,
-                    line,
-                    reason: format!("unknown code {c:?}"),
-                });
-            }
-        }
-        Ok((ks, ls))
-    };
+/// Hand-curated forms: landskap, adjectives, clubs, institutions, districts, non-places.
+fn add_aliases(b: &mut Builder, codes: &Codes) -> Result<(), TagError> {
+    const FILE: &str = "aliases.csv";
     for (line, l) in data_lines(ALIASES_CSV) {
         let f: Vec<&str> = l.split(',').collect();
         if f.len() != 4 {
-            return Err(TagError::BadData {
-                file: "aliases.csv",
-                line,
-                reason: "expected form,codes,rule,flags".into(),
-            });
+            return Err(bad(FILE, line, "expected form,codes,rule,flags"));
         }
         let no_place = f[1].trim() == "-";
         let (ks, ls) = if no_place {
             (Vec::new(), Vec::new())
         } else {
-            parse_codes(f[1], line, "aliases.csv")?
+            codes.parse(f[1], FILE, line)?
         };
         let flags: Vec<&str> = f[3].split_whitespace().collect();
         let rule: &'static str = match f[2] {
@@ -287,35 +340,22 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
             "club" => rule::CLUB,
             "venue" => rule::VENUE,
             "not-a-place" => rule::NOT_A_PLACE,
-            other => {
-                return Err(TagError::BadData {
-                    file: "aliases.csv",
-                    line,
-                    reason: format!("unknown rule {other:?}"),
-                });
-            }
+            other => return Err(bad(FILE, line, format!("unknown rule {other:?}"))),
         };
-        let prior_only = flags.contains(&"prior");
         let target = if no_place {
             // A name that contains a place name but is no place ("Göta kanal"): it claims
             // the text so that the shorter name inside it does not match.
             Target::All(Vec::new())
-        } else if prior_only {
-            let mut lans: Vec<u8> = ls.clone();
-            lans.extend(ks.iter().map(|&k| kommun_lan[k as usize]));
+        } else if flags.contains(&"prior") {
+            let mut lans = ls;
+            lans.extend(ks.iter().map(|&k| codes.kommun_lan[k as usize]));
             Target::PriorLan(lans)
         } else {
             match (ks.as_slice(), ls.as_slice()) {
                 ([k], []) => Target::Kommun(*k),
                 ([], [l]) => Target::Lan(*l),
                 (ks, []) if !ks.is_empty() => Target::All(ks.to_vec()),
-                _ => {
-                    return Err(TagError::BadData {
-                        file: "aliases.csv",
-                        line,
-                        reason: "several län need the prior flag".into(),
-                    });
-                }
+                _ => return Err(bad(FILE, line, "several län need the prior flag")),
             }
         };
         let guard = if flags.contains(&"strict") {
@@ -334,24 +374,20 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
         };
         b.add_name(f[0], entry, flags.contains(&"gen"));
     }
+    Ok(())
+}
 
-    // Lokalpolisområden: "lokalpolisområde Hallsberg" means all its kommuner.
+/// Lokalpolisområden: "lokalpolisområde Hallsberg" means all its kommuner.
+fn add_lokalpolisomraden(b: &mut Builder, codes: &Codes) -> Result<(), TagError> {
+    const FILE: &str = "lokalpolisomraden.csv";
     for (line, l) in data_lines(LPO_CSV) {
         let f: Vec<&str> = l.split(',').collect();
         if f.len() != 3 {
-            return Err(TagError::BadData {
-                file: "lokalpolisomraden.csv",
-                line,
-                reason: "expected region,name,kommuner".into(),
-            });
+            return Err(bad(FILE, line, "expected region,name,kommuner"));
         }
-        let (ks, ls) = parse_codes(f[2], line, "lokalpolisomraden.csv")?;
+        let (ks, ls) = codes.parse(f[2], FILE, line)?;
         if ks.is_empty() || !ls.is_empty() {
-            return Err(TagError::BadData {
-                file: "lokalpolisomraden.csv",
-                line,
-                reason: "expected kommun codes".into(),
-            });
+            return Err(bad(FILE, line, "expected kommun codes"));
         }
         for prefix in ["lokalpolisområde", "lokalpolisområdet", "LPO"] {
             let entry = Entry {
@@ -364,16 +400,24 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
             b.add(&format!("{prefix} {}", f[1].trim()), entry);
         }
     }
+    Ok(())
+}
 
-    // Operator places override everything built in.
+/// Operator places override everything built in, Polisen titles included.
+fn add_operator_places(
+    b: &mut Builder,
+    title_places: &mut HashMap<String, Target>,
+    codes: &Codes,
+    extra_places: &[(String, String)],
+) -> Result<(), TagError> {
     for (name, code) in extra_places {
         let name = name.trim();
         if name.is_empty() {
             return Err(TagError::EmptyName);
         }
-        let target = if let Some(&k) = kommun_by_code.get(code.trim()) {
+        let target = if let Some(&k) = codes.kommun_by_code.get(code.trim()) {
             Target::Kommun(k)
-        } else if let Some(&l) = lan_by_code.get(code.trim()) {
+        } else if let Some(&l) = codes.lan_by_code.get(code.trim()) {
             Target::Lan(l)
         } else {
             return Err(TagError::UnknownCode {
@@ -391,22 +435,5 @@ pub(super) fn build(extra_places: &[(String, String)]) -> Result<Tagger, TagErro
         };
         b.add_name(name, entry, true);
     }
-
-    let ac = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .start_kind(StartKind::Both)
-        .build(&b.patterns)
-        .map_err(|e| TagError::Automaton(e.to_string()))?;
-    let first_names = data_lines(FORNAMN_TXT).map(|(_, l)| fold(l)).collect();
-    Ok(Tagger {
-        ac,
-        entries: b.entries,
-        title_places,
-        first_names,
-        kommun_lan,
-        kommun_codes,
-        lan_codes,
-        kommun_by_code,
-        lan_by_code,
-    })
+    Ok(())
 }

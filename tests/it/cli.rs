@@ -220,3 +220,53 @@ fn sources_lists_configured_sources_before_any_poll() {
     assert_eq!(rows[0]["items"], 0);
     assert_eq!(rows[0]["url"], "http://127.0.0.1:9/b");
 }
+
+#[test]
+fn tag_jsonl_on_the_labelled_dev_examples() {
+    // The shared dev examples (copied into the repo): labels stripped on the way in, as the
+    // project's scorer does, and compared with what comes out, line by line and in order.
+    let path = crate::support::fixture("tag/tagging-dev.jsonl");
+    let gold: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(gold.len() >= 25);
+    let input: String = gold
+        .iter()
+        .map(|g| {
+            serde_json::json!({"id": g["id"], "title": g["title"], "text": g["text"], "region": g["region"]})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let out = regionfeed(&["tag", "--jsonl"], Some(input.as_bytes()));
+    assert!(out.status.success());
+    let got: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), gold.len());
+    for (g, o) in gold.iter().zip(&got) {
+        assert_eq!(o["id"], g["id"], "output keeps input order");
+        let mut want_k: Vec<String> = serde_json::from_value(g["kommuner"].clone()).unwrap();
+        let mut want_l: Vec<String> = serde_json::from_value(g["lan"].clone()).unwrap();
+        want_k.sort();
+        want_l.sort();
+        assert_eq!(
+            o["kommuner"],
+            serde_json::json!(want_k),
+            "{}: {}",
+            g["id"],
+            g["title"]
+        );
+        assert_eq!(
+            o["lan"],
+            serde_json::json!(want_l),
+            "{}: {}",
+            g["id"],
+            g["title"]
+        );
+    }
+}

@@ -401,7 +401,9 @@ fn polisen_titles() {
                 .starts_with("guid:https://polisen.se/aktuellt/handelser/")
         );
     }
-    assert_eq!(items[1].published, utc("2022-02-09T08:18:12+01:00"));
+    // Published when the event happened (the title's 08:11), not when the feed said (08:18).
+    assert_eq!(items[1].published, utc("2022-02-09T08:11:00+01:00"));
+    assert_eq!(items[1].updated, utc("2022-02-09T08:18:12+01:00"));
     assert_eq!(items[1].text, "Larm om inbrott på skola, Wämö.");
 
     let news = norm(&item(

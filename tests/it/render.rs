@@ -176,7 +176,9 @@ fn python(script: &str, text: &str) -> String {
 /// published that way) with their character references decoded.
 fn shown(t: &feed_rs::model::Text) -> String {
     if t.content_type.essence().to_string() == "text/html" {
-        quick_xml::escape::unescape(&t.content).unwrap().into_owned()
+        quick_xml::escape::unescape(&t.content)
+            .unwrap()
+            .into_owned()
     } else {
         t.content.clone()
     }
@@ -211,10 +213,15 @@ fn check(case: &Case) {
         .unwrap_or_else(|e| panic!("{}: feed-rs rejects the feed: {e}", case.name));
     assert_eq!(feed.id, case.id);
     assert_eq!(feed.title.as_ref().unwrap().content, case.title);
+    // The first link of `rel`; for `alternate` the HTML page (other alternates are the feed in
+    // its other formats).
     let href = |links: &[feed_rs::model::Link], rel: &str| {
         links
             .iter()
-            .find(|l| l.rel.as_deref() == Some(rel))
+            .find(|l| {
+                l.rel.as_deref() == Some(rel)
+                    && (rel != "alternate" || l.media_type.as_deref() == Some("text/html"))
+            })
             .map(|l| l.href.clone())
     };
     assert_eq!(href(&feed.links, "self").as_deref(), Some(case.self_link));
@@ -485,4 +492,172 @@ fn feed_paths_and_ids() {
             format!("tag:127.0.0.1,2026:feed:{}", path.trim_end_matches(".atom"))
         );
     }
+}
+
+fn orebro_meta<'a>(
+    b: &'a url::Url,
+    hub: Option<&'a url::Url>,
+    filter: Option<&'a render::Filter>,
+    entries: &[FeedEntry],
+) -> FeedMeta<'a> {
+    FeedMeta {
+        base_url: b,
+        region: Some(region("18")),
+        updated: entries.iter().map(|e| e.updated).max(),
+        hub,
+        filter,
+    }
+}
+
+#[test]
+fn rss_and_json_feed_carry_the_same_items() {
+    let b = base("http://127.0.0.1:8080");
+    let hub = base("https://hub.example/");
+    let all = entries();
+    let meta = orebro_meta(&b, Some(&hub), None, &all);
+    let rss = render::rss(&meta, &all);
+    let json = render::json_feed(&meta, &all);
+    assert_eq!(rss, render::rss(&meta, &all), "rss: not deterministic");
+    assert_eq!(
+        json,
+        render::json_feed(&meta, &all),
+        "json: not deterministic"
+    );
+    assert!(!rss.contains('\u{1}') && !json.contains('\u{1}') && !json.contains("\\u0001"));
+    insta::assert_snapshot!("rss_orebro_lan", rss);
+    let pretty: serde_json::Value = serde_json::from_str(&json).unwrap();
+    insta::assert_snapshot!(
+        "json_feed_orebro_lan",
+        serde_json::to_string_pretty(&pretty).unwrap()
+    );
+    let atom = render::atom(&meta, &all);
+    let read = |text: &str| {
+        let f = feed_rs::parser::parse(text.as_bytes()).unwrap();
+        let items: Vec<(String, String, Option<String>)> = f
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    shown(e.title.as_ref().unwrap()),
+                    e.links.first().map(|l| l.href.clone()),
+                )
+            })
+            .collect();
+        (f.feed_type, items)
+    };
+    let (atom_type, atom_items) = read(&atom);
+    let (rss_type, rss_items) = read(&rss);
+    let (json_type, json_items) = read(&json);
+    assert_eq!(
+        (atom_type, rss_type, json_type),
+        (
+            feed_rs::model::FeedType::Atom,
+            feed_rs::model::FeedType::RSS2,
+            feed_rs::model::FeedType::JSON
+        )
+    );
+    assert_eq!(atom_items.len(), 3);
+    assert_eq!(
+        rss_items.iter().map(|i| &i.0).collect::<Vec<_>>(),
+        atom_items.iter().map(|i| &i.0).collect::<Vec<_>>()
+    );
+    assert_eq!(json_items, atom_items);
+    // The hub and self links of every format.
+    assert!(atom.contains("<link href=\"https://hub.example/\" rel=\"hub\"/>"));
+    assert!(rss.contains("<atom:link href=\"https://hub.example/\" rel=\"hub\"/>"));
+    assert!(rss.contains(
+        "<atom:link href=\"http://127.0.0.1:8080/feeds/orebro-lan.rss\" rel=\"self\" type=\"application/rss+xml\"/>"
+    ));
+    assert_eq!(pretty["hubs"][0]["url"], "https://hub.example/");
+    assert_eq!(
+        pretty["feed_url"],
+        "http://127.0.0.1:8080/feeds/orebro-lan.json"
+    );
+    // feedparser reads the RSS cleanly, guids and categories included.
+    let got = python(
+        "import feedparser,sys,json; d=feedparser.parse(sys.argv[1]); \
+         print(json.dumps([int(d.bozo), d.version, [e.id for e in d.entries], \
+         [[t.term for t in e.tags] for e in d.entries]]))",
+        &rss,
+    );
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got[0], 0);
+    assert_eq!(got[1], "rss20");
+    assert_eq!(
+        got[2],
+        serde_json::json!(atom_items.iter().map(|i| &i.0).collect::<Vec<_>>())
+    );
+    assert_eq!(
+        got[3][1],
+        serde_json::json!(["1881", "18", "Trafikolycka, personskada"])
+    );
+}
+
+#[test]
+fn filtered_views_at_render_level() {
+    let b = base("http://127.0.0.1:8080");
+    let all = entries();
+    for (query, canonical, want) in [
+        ("type=trafikolycka", "type=trafikolycka", vec!["41ab07"]),
+        (
+            "type=Inbrott&type=Utbildning",
+            "type=Inbrott&type=Utbildning",
+            vec!["9f1c2e", "7d00e1"],
+        ),
+        ("q=%C3%85gatan", "q=%C3%85gatan", vec!["41ab07"]),
+        (
+            "q=kommunen+halveras",
+            "q=kommunen%20halveras",
+            vec!["9f1c2e"],
+        ),
+        ("q=strong", "q=strong", vec![]),
+        ("limit=2&x=1", "limit=2", vec!["9f1c2e", "41ab07"]),
+    ] {
+        let f = render::Filter::from_query(query).unwrap().unwrap();
+        assert_eq!(f.query(), canonical);
+        let picked = f.apply(&all);
+        let kept: Vec<&str> = picked.iter().map(|e| e.uid.as_str()).collect();
+        assert_eq!(kept, want, "{query}");
+        let meta = orebro_meta(&b, None, Some(&f), &picked);
+        let feed = feed_rs::parser::parse(render::atom(&meta, &picked).as_bytes()).unwrap();
+        assert_eq!(
+            feed.id,
+            format!("tag:127.0.0.1,2026:feed:/feeds/orebro-lan?{canonical}")
+        );
+        let self_link = feed
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref() == Some("self"))
+            .unwrap();
+        assert_eq!(
+            self_link.href,
+            format!("http://127.0.0.1:8080/feeds/orebro-lan.atom?{canonical}")
+        );
+        assert!(
+            feed.title
+                .unwrap()
+                .content
+                .starts_with("Örebro län — regionfeed (")
+        );
+    }
+}
+
+#[test]
+fn relative_links_in_content_are_resolved() {
+    let b = base("http://127.0.0.1:8080");
+    let mut e = entries().remove(0);
+    e.content = Some(r#"<p><a href="/kumla/mer">Mer</a> <img src="bild.jpg" alt=""></p>"#.into());
+    let meta = orebro_meta(&b, None, None, std::slice::from_ref(&e));
+    let atom = render::atom(&meta, std::slice::from_ref(&e));
+    assert!(
+        atom.contains("&lt;a href=&quot;https://example.se/kumla/mer&quot;&gt;")
+            && atom.contains("src=&quot;https://example.se/kumla/nyheter/bild.jpg&quot;"),
+        "{atom}"
+    );
+    let json = render::json_feed(&meta, std::slice::from_ref(&e));
+    assert!(
+        json.contains(r#"href=\"https://example.se/kumla/mer\""#),
+        "{json}"
+    );
 }

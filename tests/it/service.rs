@@ -83,13 +83,20 @@ fn sd_notify_ready_watchdog_reload_stopping() {
     );
     let mut seen = Vec::new();
     expect_notify(&sock, "READY=1", 10, &mut seen);
+    let mut first = seen.clone();
     assert!(seen.iter().any(|m| m.contains("STATUS=")), "{seen:?}");
     // Half of WATCHDOG_USEC: at least one ping within 2 s, from the scheduler's loop.
     seen.clear();
     expect_notify(&sock, "WATCHDOG=1", 3, &mut seen);
+    first.extend(seen.iter().cloned());
+    let mut all = first;
     eventually(&d, 10, "the status line counts the source", || {
         let mut buf = [0u8; 4096];
-        matches!(sock.recv(&mut buf), Ok(n) if String::from_utf8_lossy(&buf[..n]).contains("1 ok, 0 failing"))
+        if let Ok(n) = sock.recv(&mut buf) {
+            all.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        all.iter()
+            .any(|m| m.contains("STATUS=1 sources: 1 ok, 0 failing; 1 items stored"))
     });
     d.signal("HUP");
     seen.clear();

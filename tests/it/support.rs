@@ -567,3 +567,74 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// One request a `Recorder` received, body included.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP server that answers every request with one fixed status and records the
+/// requests whole (a WebSub hub, a webhook receiver).
+pub struct Recorder {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Recorded>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Recorder {
+    pub fn start(status: u16) -> Recorder {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let seen: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let s = seen.clone();
+        let app = axum::Router::new().fallback(move |req: Request<Body>| {
+            let s = s.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                s.lock().unwrap().push(Recorded {
+                    method: parts.method.to_string(),
+                    path: parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/".to_string(), |p| p.to_string()),
+                    headers: parts.headers,
+                    body,
+                });
+                let mut resp = Response::new(Body::empty());
+                *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                resp
+            }
+        });
+        runtime.spawn(async move {
+            axum::serve(listener, app).await.expect("recorder serves");
+        });
+        Recorder {
+            addr,
+            seen,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().unwrap().clone()
+    }
+}
