@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig};
+use crate::dedup::StoryIndex;
 use crate::fetch::{FetchError, FetchLimits, Fetcher};
 use crate::health::Health;
 use crate::pipeline::{Context, PollReport};
@@ -63,11 +64,30 @@ pub fn open_store(config: &Config) -> Result<Arc<Store>, AppError> {
 
 fn context(config: Config) -> Result<Arc<Context>, AppError> {
     let store = open_store(&config)?;
-    context_with(config, store)
+    let stories = load_stories(&config, &store)?;
+    context_with(config, store, stories)
 }
 
-/// A context over an already open database (a reload keeps the database).
-fn context_with(config: Config, store: Arc<Store>) -> Result<Arc<Context>, AppError> {
+/// Fills the near-duplicate index with the recent items that may still gain reports.
+fn load_stories(
+    config: &Config,
+    store: &Store,
+) -> Result<Arc<std::sync::Mutex<StoryIndex>>, AppError> {
+    let window = crate::dedup::DEFAULT_WINDOW;
+    let mut index = StoryIndex::new(window);
+    let since = Utc::now() - window - chrono::Duration::days(1);
+    for c in store.story_candidates(since).map_err(store_err(config))? {
+        index.insert(c.id, c.signature, c.published, c.regions);
+    }
+    Ok(Arc::new(std::sync::Mutex::new(index)))
+}
+
+/// A context over an already open database and story index (a reload keeps both).
+fn context_with(
+    config: Config,
+    store: Arc<Store>,
+    stories: Arc<std::sync::Mutex<StoryIndex>>,
+) -> Result<Arc<Context>, AppError> {
     let fetcher = Fetcher::new(FetchLimits {
         user_agent: config.fetch.user_agent.clone(),
         timeout: config.fetch.timeout,
@@ -81,6 +101,7 @@ fn context_with(config: Config, store: Arc<Store>) -> Result<Arc<Context>, AppEr
         store,
         fetcher,
         tagger,
+        stories,
     }))
 }
 
@@ -161,6 +182,74 @@ pub fn backup(config: &Config, out: &Path) -> Result<(), AppError> {
     // Opened without registering sources: a backup must not write to what it copies.
     let store = Store::open(&config.storage.path).map_err(store_err(config))?;
     store.backup_to(out).map_err(store_err(config))
+}
+
+/// `regionfeed forget ID`: removes an item (or a whole story, given its leader) for good.
+/// Returns how many items went; 0 when no item has that id.
+pub fn forget(config: &Config, id: &str) -> Result<usize, AppError> {
+    let store = Store::open(&config.storage.path).map_err(store_err(config))?;
+    let ids = store.forget(id, Utc::now()).map_err(store_err(config))?;
+    Ok(ids.len())
+}
+
+/// Items pruned per transaction: small enough that a poll never waits long for the lock.
+const PRUNE_BATCH: usize = 500;
+/// How often retention runs in `run`.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes items older than `[storage] keep_days` in bounded batches, yielding between them.
+pub async fn prune(ctx: &Context) -> Result<usize, StoreError> {
+    let before = Utc::now() - chrono::Duration::days(i64::from(ctx.config.storage.keep_days));
+    let mut total = 0;
+    loop {
+        let store = ctx.store.clone();
+        let ids = tokio::task::spawn_blocking(move || store.prune(before, PRUNE_BATCH))
+            .await
+            .expect("prune does not panic")?;
+        {
+            let mut stories = ctx.stories.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &ids {
+                stories.remove(*id);
+            }
+        }
+        total += ids.len();
+        if ids.len() < PRUNE_BATCH {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs retention at start and every `PRUNE_EVERY`, and drops old signatures from the index.
+async fn retention(
+    mut contexts: watch::Receiver<Arc<Context>>,
+    changed: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = crate::scheduler::stopped(&mut shutdown) => return,
+        }
+        let ctx = contexts.borrow_and_update().clone();
+        match prune(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(
+                    items = n,
+                    keep_days = ctx.config.storage.keep_days,
+                    "pruned old items"
+                );
+                changed.notify_one();
+            }
+            Err(e) => tracing::warn!("retention failed, will retry: {e}"),
+        }
+        ctx.stories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .prune(Utc::now());
+    }
 }
 
 /// One line of `tag --jsonl` input.
@@ -335,7 +424,7 @@ fn reload(current: &Context) -> Option<Arc<Context>> {
     // What takes a restart stays as it runs, so the config and the process agree.
     config.server.listen = current.config.server.listen;
     config.storage.path = current.config.storage.path.clone();
-    match context_with(config, store) {
+    match context_with(config, store, current.stories.clone()) {
         Ok(ctx) => Some(ctx),
         Err(e) => {
             tracing::error!("reload refused: {e}");
@@ -382,6 +471,7 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
         changed.clone(),
         health.clone(),
     ));
+    let pruner = tokio::spawn(retention(ctx_rx.clone(), changed.clone(), stop_rx.clone()));
     let refresher = tokio::spawn(refresh_site(
         ctx_rx.clone(),
         cache.clone(),
@@ -419,6 +509,7 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
     let _ = stop_tx.send(true);
     let sched = scheduler.await.expect("scheduler task does not panic");
     refresher.await.expect("refresher task does not panic");
+    pruner.await.expect("retention task does not panic");
     server
         .await
         .expect("server task does not panic")

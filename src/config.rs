@@ -38,6 +38,8 @@ pub struct ServerConfig {
 pub struct StorageConfig {
     /// SQLite file; relative paths are relative to the working directory.
     pub path: PathBuf,
+    /// Items last updated longer ago than this are pruned.
+    pub keep_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +196,7 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<Spanned<String>>,
+    keep_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -517,6 +520,9 @@ impl Validator {
         let entries = self
             .positive(path, text, raw.feeds.entries.as_ref(), "entries")
             .unwrap_or(100);
+        let keep_days = self
+            .positive(path, text, raw.storage.keep_days.as_ref(), "keep_days")
+            .map_or(90, |d| d.min(365 * 100) as u32);
 
         let hub = match &raw.websub.hub {
             None => None,
@@ -557,7 +563,10 @@ impl Validator {
         Config {
             path: path.to_path_buf(),
             server: ServerConfig { listen, base_url },
-            storage: StorageConfig { path: storage_path },
+            storage: StorageConfig {
+                path: storage_path,
+                keep_days,
+            },
             fetch: FetchConfig {
                 user_agent,
                 timeout,

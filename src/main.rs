@@ -50,6 +50,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Remove an item (or a whole story, given its first report) for good; ID is the entry's
+    /// id from a feed (`tag:…:item:UID`) or its UID. It does not come back on the next poll.
+    Forget {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
     /// Validate the config: exit 0, or print each problem as FILE:LINE:COL: message and exit 2.
     Check,
     /// List every region with its SCB code, slug and feed path.
@@ -179,6 +185,24 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             app::backup(&config, &out)?;
             tracing::info!(out = %out.display(), "backup written");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Forget { id } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            match app::forget(&config, &id)? {
+                0 => {
+                    eprintln!("error: no item {id}");
+                    Ok(ExitCode::FAILURE)
+                }
+                n => {
+                    println!(
+                        "forgot {n} item(s); restart or reload a running daemon to update its feeds"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         Command::Sources { json } => {
             let config = match load(&config_path) {

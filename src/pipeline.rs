@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
+use crate::dedup::StoryIndex;
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Evidence, Item, Tags};
 use crate::regions::Regions;
-use crate::store::{FetchRecord, IngestStats, NextPoll, Store, StoreError};
+use crate::store::{FetchRecord, Incoming, IngestStats, NextPoll, Store, StoreError};
 use crate::tag::Tagger;
 use crate::timing::{NextReason, Observed, next_poll};
 use url::Url;
@@ -21,6 +22,8 @@ pub struct Context {
     pub store: Arc<Store>,
     pub fetcher: Fetcher,
     pub tagger: Arc<Tagger>,
+    /// Recent items' near-duplicate signatures, shared by every poll (and kept across reloads).
+    pub stories: Arc<std::sync::Mutex<StoryIndex>>,
 }
 
 /// How one poll of one source went.
@@ -188,7 +191,7 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
                     );
                     feed.items.truncate(max_items);
                 }
-                let items: Vec<(Item, Tags)> = feed
+                let items: Vec<Incoming> = feed
                     .items
                     .iter_mut()
                     .filter_map(|p| {
@@ -198,7 +201,12 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
                     })
                     .map(|item| {
                         let tags = tag_item(&tagger, &source, &item);
-                        (item, tags)
+                        let signature = crate::dedup::signature(&item.title, &item.text);
+                        Incoming {
+                            item,
+                            tags,
+                            signature,
+                        }
                     })
                     .collect();
                 let record = FetchRecord {
@@ -222,6 +230,7 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
     };
 
     let store = ctx.store.clone();
+    let stories = ctx.stories.clone();
     let id = source.id.clone();
     let (interval, cap) = (source.interval, fetch_cfg.backoff_cap);
     let errors_before = state.consecutive_errors;
@@ -246,7 +255,8 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
                 }
                 plan(&obs)
             };
-            let stats = store.record_success(&id, &record, &items, now, &next_for)?;
+            let mut stories = stories.lock().unwrap_or_else(|p| p.into_inner());
+            let stats = store.record_success(&id, &record, &items, now, &mut stories, &next_for)?;
             Ok((
                 PollOutcome::Stored {
                     items: items.len(),
@@ -294,7 +304,7 @@ enum Fetched {
     },
     Items {
         record: FetchRecord,
-        items: Vec<(Item, Tags)>,
+        items: Vec<Incoming>,
         ttl: Option<Duration>,
     },
 }

@@ -38,7 +38,7 @@ pub struct Rendered {
     pub feed: Option<Arc<FeedSource>>,
     /// Response headers, built once here rather than on every request.
     headers: HeaderMap,
-    /// The subset a 304 carries (RFC 9110 §15.4.5): validators and caching headers.
+    /// The subset a 304 carries (RFC 9110 §15.4.5): ETag, Cache-Control and Vary.
     headers_304: HeaderMap,
 }
 
@@ -84,7 +84,8 @@ impl Rendered {
         );
         let headers_304 = headers
             .iter()
-            .filter(|(k, _)| *k != header::CONTENT_TYPE)
+            // Last-Modified only guides caches when there is no ETag (RFC 9110 §15.4.5).
+            .filter(|(k, _)| *k != header::CONTENT_TYPE && *k != header::LAST_MODIFIED)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         headers.insert(

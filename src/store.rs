@@ -9,12 +9,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
+use crate::dedup::{Signature, StoryIndex};
 use crate::model::{FeedEntry, Item, SourceRef, Tags};
 
 /// Numbered, append-only migrations: never edit one that has shipped, add the next.
 const MIGRATIONS: &[&str] = &[
     include_str!("store/001_init.sql"),
     include_str!("store/002_politeness.sql"),
+    include_str!("store/003_stories.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,24 @@ pub struct Snapshot {
     pub total: u64,
 }
 
+/// One item of a poll, ready to store.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub item: Item,
+    pub tags: Tags,
+    /// Near-duplicate signature; `None` when the text is too short to judge.
+    pub signature: Option<Signature>,
+}
+
+/// An item as the story index knows it.
+#[derive(Debug, Clone)]
+pub struct IndexedItem {
+    pub id: i64,
+    pub signature: Signature,
+    pub published: DateTime<Utc>,
+    pub regions: Vec<String>,
+}
+
 /// What storing one poll's items changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestStats {
@@ -118,11 +138,15 @@ pub struct IngestStats {
     pub unchanged: usize,
     /// Items already stored from another source (same canonical link), now also carried by this one.
     pub merged: usize,
+    /// New items that joined another source's story as a near-duplicate report.
+    pub joined_story: usize,
+    /// Items skipped because an operator forgot them.
+    pub forgotten: usize,
 }
 
 impl IngestStats {
     pub fn changed(&self) -> bool {
-        self.new + self.updated + self.merged > 0
+        self.new + self.updated + self.merged + self.joined_story > 0
     }
 }
 
@@ -232,16 +256,25 @@ impl Store {
         &self,
         source_id: &str,
         fetch: &FetchRecord,
-        items: &[(Item, Tags)],
+        items: &[Incoming],
         now: DateTime<Utc>,
+        stories: &mut StoryIndex,
         next: &dyn Fn(&IngestStats) -> NextPoll,
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut stats = IngestStats::default();
-        for (item, tags) in items {
-            ingest_item(&tx, source_id, item, tags, now, &mut stats)?;
+        let mut ing = Ingest {
+            source_id,
+            now,
+            committed: stories,
+            pending: StoryIndex::new(crate::dedup::DEFAULT_WINDOW),
+            learned: Vec::new(),
+            stats: IngestStats::default(),
+        };
+        for inc in items {
+            ingest_item(&tx, &mut ing, inc)?;
         }
+        let (stats, learned) = (ing.stats, ing.learned);
         // The next poll may depend on what changed (quiet sources are polled less often).
         let content_changed = stats.changed();
         let next_poll = next(&stats);
@@ -272,7 +305,93 @@ impl Store {
             ],
         )?;
         tx.commit()?;
+        for l in learned {
+            stories.insert(l.id, l.signature, l.published, l.regions);
+        }
         Ok(stats)
+    }
+
+    /// Recent items with signatures, to fill the story index at start-up.
+    pub fn story_candidates(&self, since: DateTime<Utc>) -> Result<Vec<IndexedItem>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, signature, published FROM items
+             WHERE signature IS NOT NULL AND story_id IS NULL AND published >= ?1",
+        )?;
+        let rows: Vec<(i64, Vec<u8>, i64)> = stmt
+            .query_map([ts(since)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, bytes, published) in rows {
+            let Some(signature) = Signature::from_bytes(&bytes) else {
+                continue;
+            };
+            out.push(IndexedItem {
+                id,
+                signature,
+                published: from_ts(published),
+                regions: item_region_codes(&conn, id)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes an item for good, by its uid (or its full `tag:` entry id). A story's leader
+    /// takes its whole story with it. Tombstones keep the next poll from bringing it back.
+    /// Returns how many items were removed (0: no such item).
+    pub fn forget(&self, id: &str, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let uid = id.rsplit(':').next().unwrap_or(id);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let Some(item_id) = tx
+            .query_row("SELECT id FROM items WHERE uid = ?1", [uid], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+        else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM items WHERE id = ?1 OR story_id = ?1")?;
+            stmt.query_map([item_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for &id in &ids {
+            tx.execute(
+                "INSERT OR IGNORE INTO tombstones (source_id, key, forgotten)
+                 SELECT source_id, key, ?2 FROM item_sources WHERE item_id = ?1",
+                params![id, ts(now)],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO tombstone_links (canonical_link, forgotten)
+                 SELECT canonical_link, ?2 FROM items WHERE id = ?1 AND canonical_link IS NOT NULL",
+                params![id, ts(now)],
+            )?;
+        }
+        delete_items(&tx, &ids)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Deletes up to `batch` items last updated before `before` that no source has listed
+    /// since then, with their tags, sources and story links; returns their ids. An old item a
+    /// source still lists stays: pruned, it would only come back on the next poll. Small
+    /// batches keep each write short, so polling and serving never wait long.
+    pub fn prune(&self, before: DateTime<Utc>, batch: usize) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM items i WHERE updated < ?1 AND NOT EXISTS (
+                    SELECT 1 FROM item_sources s WHERE s.item_id = i.id AND s.last_seen >= ?1)
+                 ORDER BY updated LIMIT ?2",
+            )?;
+            stmt.query_map(params![ts(before), batch as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        delete_items(&tx, &ids)?;
+        tx.commit()?;
+        Ok(ids)
     }
 
     /// Records a 304: nothing changed, the streak of errors ends.
@@ -371,34 +490,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The newest entries of a region (`None`: all of Sweden), newest first.
-    pub fn feed_entries(
-        &self,
-        region: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<FeedEntry>, StoreError> {
-        let conn = self.conn();
-        let limit = limit as i64;
-        let ids: Vec<i64> = match region {
-            None => {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT id FROM items ORDER BY updated DESC, id DESC LIMIT ?1",
-                )?;
-                stmt.query_map([limit], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            }
-            Some(code) => {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT i.id FROM item_regions r JOIN items i ON i.id = r.item_id
-                     WHERE r.code = ?1 ORDER BY i.updated DESC, i.id DESC LIMIT ?2",
-                )?;
-                stmt.query_map(params![code, limit], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        ids.into_iter().map(|id| load_entry(&conn, id)).collect()
-    }
-
     /// Everything the published site shows, read in one transaction so feeds agree with
     /// each other: the newest `limit` entries nationally and per region, and item counts.
     pub fn snapshot(&self, limit: usize) -> Result<Snapshot, StoreError> {
@@ -417,7 +508,8 @@ impl Store {
                 "SELECT code, item_id FROM (
                     SELECT r.code, r.item_id, ROW_NUMBER() OVER (
                         PARTITION BY r.code ORDER BY i.updated DESC, i.id DESC) AS rn
-                    FROM item_regions r JOIN items i ON i.id = r.item_id)
+                    FROM item_regions r JOIN items i ON i.id = r.item_id
+                    WHERE i.story_id IS NULL)
                  WHERE rn <= ?1 ORDER BY code, rn",
             )?;
             let rows = stmt.query_map([limit], |r| {
@@ -448,7 +540,11 @@ impl Store {
             })?
             .collect::<Result<HashMap<_, _>, _>>()?
         };
-        let total: i64 = tx.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+        let total: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM items WHERE story_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
         drop(tx);
         Ok(Snapshot {
             national,
@@ -510,14 +606,28 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// One poll being stored.
+struct Ingest<'a> {
+    source_id: &'a str,
+    now: DateTime<Utc>,
+    /// Committed items, for near-duplicate matching.
+    committed: &'a StoryIndex,
+    /// This poll's new items, which the committed index learns of only after the commit: a
+    /// rolled-back id may be reused by another item later.
+    pending: StoryIndex,
+    learned: Vec<IndexedItem>,
+    stats: IngestStats,
+}
+
+/// Stores one item of a poll.
 fn ingest_item(
     tx: &Transaction<'_>,
-    source_id: &str,
-    item: &Item,
-    tags: &Tags,
-    now: DateTime<Utc>,
-    stats: &mut IngestStats,
+    ing: &mut Ingest<'_>,
+    inc: &Incoming,
 ) -> Result<(), StoreError> {
+    let (source_id, now) = (ing.source_id, ing.now);
+    let stats = &mut ing.stats;
+    let (item, tags) = (&inc.item, &inc.tags);
     let existing: Option<(i64, String, i64, String)> = tx
         .query_row(
             "SELECT s.item_id, s.content_hash, i.updated, i.first_source
@@ -539,7 +649,7 @@ fn ingest_item(
         }
         if first_source != source_id {
             // Another source's version is the one shown; its tags still count.
-            insert_regions(tx, item_id, tags)?;
+            insert_regions(tx, story_leader(tx, item_id)?, tags)?;
             stats.unchanged += 1;
             return Ok(());
         }
@@ -551,7 +661,8 @@ fn ingest_item(
         };
         tx.execute(
             "UPDATE items SET title = ?2, summary = ?3, content = ?4, body_text = ?5, updated = ?6,
-                link = COALESCE(?7, link), categories = ?8, author = ?9, event_type = ?10
+                link = COALESCE(?7, link), categories = ?8, author = ?9, event_type = ?10,
+                signature = COALESCE(?11, signature)
              WHERE id = ?1",
             params![
                 item_id,
@@ -564,10 +675,32 @@ fn ingest_item(
                 categories_json(item),
                 item.author,
                 item.police.as_ref().map(|p| p.event_type.as_str()),
+                inc.signature.as_ref().map(Signature::to_bytes),
             ],
         )?;
         insert_regions(tx, item_id, tags)?;
+        let leader = story_leader(tx, item_id)?;
+        if leader != item_id {
+            // A report edited: its story moves forward too, and shows its places.
+            tx.execute(
+                "UPDATE items SET updated = MAX(updated, ?2) WHERE id = ?1",
+                params![leader, updated],
+            )?;
+            insert_regions(tx, leader, tags)?;
+        }
         stats.updated += 1;
+        return Ok(());
+    }
+
+    // Forgotten by the operator: never again.
+    let tombstoned: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tombstones WHERE source_id = ?1 AND key = ?2)
+             OR EXISTS (SELECT 1 FROM tombstone_links WHERE canonical_link = ?3)",
+        params![source_id, item.key, item.canonical_link],
+        |r| r.get(0),
+    )?;
+    if tombstoned {
+        stats.forgotten += 1;
         return Ok(());
     }
 
@@ -589,8 +722,9 @@ fn ingest_item(
         None => {
             tx.execute(
                 "INSERT INTO items (uid, canonical_link, link, title, summary, content, body_text,
-                    published, updated, categories, author, event_type, first_source, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    published, updated, categories, author, event_type, first_source, created_at,
+                    signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     item_uid(source_id, &item.key),
                     item.canonical_link,
@@ -606,10 +740,21 @@ fn ingest_item(
                     item.police.as_ref().map(|p| p.event_type.as_str()),
                     source_id,
                     ts(now),
+                    inc.signature.as_ref().map(Signature::to_bytes),
                 ],
             )?;
-            stats.new += 1;
-            tx.last_insert_rowid()
+            let id = tx.last_insert_rowid();
+            let regions: Vec<String> = tags.kommuner.iter().chain(&tags.lan).cloned().collect();
+            let joined = match &inc.signature {
+                Some(sig) => join_story(tx, ing, id, item, sig, &regions)?,
+                None => false,
+            };
+            if joined {
+                ing.stats.joined_story += 1;
+            } else {
+                ing.stats.new += 1;
+            }
+            id
         }
     };
     tx.execute(
@@ -618,7 +763,116 @@ fn ingest_item(
         params![source_id, item.key, item_id, item.content_hash, ts(now)],
     )?;
     insert_regions(tx, item_id, tags)?;
+    let leader = story_leader(tx, item_id)?;
+    if leader != item_id {
+        insert_regions(tx, leader, tags)?;
+    }
     Ok(())
+}
+
+/// The story an item belongs to (itself when it leads one or stands alone).
+fn story_leader(tx: &Transaction<'_>, id: i64) -> Result<i64, StoreError> {
+    let leader: Option<i64> =
+        tx.query_row("SELECT story_id FROM items WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(leader.unwrap_or(id))
+}
+
+/// Puts a just-inserted item into the story of a near-duplicate already stored, if there is
+/// one; the earlier report leads the story. Returns whether it joined one.
+fn join_story(
+    tx: &Transaction<'_>,
+    ing: &mut Ingest<'_>,
+    id: i64,
+    item: &Item,
+    sig: &Signature,
+    regions: &[String],
+) -> Result<bool, StoreError> {
+    let found = ing
+        .committed
+        .find(sig, item.published, regions)
+        .or_else(|| ing.pending.find(sig, item.published, regions));
+    // The index may name an item deleted since (retention, forget): check it is still there.
+    let other = match found {
+        Some(o) => tx
+            .query_row(
+                "SELECT COALESCE(story_id, id), published FROM items WHERE id = ?1",
+                [o],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?,
+        None => None,
+    };
+    let Some((leader, _)) = other else {
+        ing.pending
+            .insert(id, sig.clone(), item.published, regions.to_vec());
+        ing.learned.push(IndexedItem {
+            id,
+            signature: sig.clone(),
+            published: item.published,
+            regions: regions.to_vec(),
+        });
+        return Ok(false);
+    };
+    let leader_published: i64 =
+        tx.query_row("SELECT published FROM items WHERE id = ?1", [leader], |r| {
+            r.get(0)
+        })?;
+    if ts(item.published) < leader_published {
+        // The new report is earlier: it leads, and the story's members and places follow it.
+        tx.execute(
+            "UPDATE items SET story_id = ?1 WHERE id = ?2 OR story_id = ?2",
+            params![id, leader],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO item_regions (item_id, code, matched, rule)
+             SELECT ?1, code, matched, rule FROM item_regions WHERE item_id = ?2",
+            params![id, leader],
+        )?;
+        tx.execute(
+            "UPDATE items SET updated = MAX(updated, (SELECT updated FROM items WHERE id = ?2))
+             WHERE id = ?1",
+            params![id, leader],
+        )?;
+        ing.pending
+            .insert(id, sig.clone(), item.published, regions.to_vec());
+        ing.learned.push(IndexedItem {
+            id,
+            signature: sig.clone(),
+            published: item.published,
+            regions: regions.to_vec(),
+        });
+    } else {
+        tx.execute(
+            "UPDATE items SET story_id = ?2 WHERE id = ?1",
+            params![id, leader],
+        )?;
+        // A later report is news about the story: it moves up in the feeds.
+        tx.execute(
+            "UPDATE items SET updated = MAX(updated, ?2) WHERE id = ?1",
+            params![leader, ts(item.updated)],
+        )?;
+    }
+    Ok(true)
+}
+
+fn delete_items(tx: &Transaction<'_>, ids: &[i64]) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
+    for id in ids {
+        // item_sources and item_regions go with it (ON DELETE CASCADE); members of a deleted
+        // leader become stories of their own (ON DELETE SET NULL).
+        stmt.execute([id])?;
+    }
+    Ok(())
+}
+
+fn item_region_codes(conn: &Connection, id: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT code FROM item_regions WHERE item_id = ?1 ORDER BY code")?;
+    Ok(stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
 }
 
 /// Adds tags; an item carried by several sources keeps the union of what each said.

@@ -2,10 +2,16 @@
 //! items whose sketch holds it, so a new item is compared only with items sharing a shingle.
 //!
 //! The decision needs at least three shared sketch values, and every sketch value is indexed,
-//! so the index finds every match [`super::same_story`] would accept. Buckets are chains of
-//! nodes in one flat arena (8 bytes per indexed shingle, no allocation per bucket). Removing an
-//! item only marks it gone; the arena is compacted once the dead nodes outnumber the live ones,
-//! which keeps `remove` and `prune` cheap however long the chain of a common phrase is.
+//! so the index finds every match [`super::same_story`] would accept, with one bound: `find`
+//! reads at most `MAX_WALK` nodes of a bucket, newest first. A shingle found in more recent
+//! items than that is a stock phrase ("har upprättat en anmälan om") or a widely carried story,
+//! whose newest copies are as good a match as any; reading every posting of a stock phrase
+//! would make a lookup cost grow with the index.
+//!
+//! Buckets are chains of nodes in one flat arena (8 bytes per indexed shingle, no allocation
+//! per bucket), newest node first. Removing an item only marks it gone; the arena is compacted
+//! once the dead nodes outnumber the live ones, which keeps `remove` and `prune` cheap however
+//! long the chain of a common phrase is.
 
 use std::collections::HashMap;
 
@@ -20,6 +26,8 @@ const MIN_BUCKETS: usize = 1 << 12;
 const MAX_LOAD: usize = 2;
 /// Dead nodes tolerated before compaction, besides as many as there are live ones.
 const MIN_GARBAGE: usize = 1 << 16;
+/// Nodes of one bucket that `find` reads. Bounds a lookup to `SKETCH_SIZE × MAX_WALK` nodes.
+const MAX_WALK: usize = 32;
 
 /// An in-memory index of recent items: id → signature, publication time and regions.
 #[derive(Debug)]
@@ -139,7 +147,10 @@ impl StoryIndex {
         let mut hits: Vec<u32> = Vec::new();
         for &v in &sig.sketch {
             let mut cur = self.heads[bucket(v, self.heads.len())];
-            while cur != 0 {
+            for _ in 0..MAX_WALK {
+                if cur == 0 {
+                    break;
+                }
                 let node = self.nodes[(cur - 1) as usize];
                 hits.push(node.slot);
                 cur = node.next;

@@ -314,3 +314,67 @@ fn index_remove_replace_prune_and_best_match() {
     assert!(index.is_empty());
     index.remove(99);
 }
+
+#[test]
+fn index_lookup_survives_crowded_stock_phrases() {
+    // 500 stored items end in the same stock paragraph, so its shingles' buckets are crowded;
+    // an old item must still be found through its own sentences, and a new item whose own
+    // text outweighs the shared stock paragraph must match none.
+    let stock = "Polisen har upprättat en anmälan och söker vittnen. Den som har information \
+        ombeds ringa 114 14.";
+    let what = [
+        "en bil",
+        "en moped",
+        "en båtmotor",
+        "ett släp",
+        "en cykel",
+        "en husvagn",
+    ];
+    let street = [
+        "Storgatan",
+        "Kungsgatan",
+        "Skolgatan",
+        "Hamngatan",
+        "Parkvägen",
+        "Ågatan",
+    ];
+    let when = [
+        "måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag",
+    ];
+    let found = [
+        "utbränd",
+        "sönderslagen",
+        "i en bäck",
+        "vid en grusväg",
+        "i ett skogsbryn",
+    ];
+    let own = |n: usize| {
+        format!(
+            "Natten till {} stals {} från {} och ägaren upptäckte det först på morgonen. \
+             Stöldgodset hittades senare {} ett par kilometer bort av en förbipasserande \
+             som larmade. Ärendet har nummer {n}.",
+            when[n % 7],
+            what[n / 7 % 6],
+            street[n / 42 % 6],
+            found[n / 252 % 5],
+        )
+    };
+    let kumla = codes(&["18", "1881"]);
+    let t0 = at("2025-03-11T08:00:00Z");
+    let mut index = StoryIndex::new(DEFAULT_WINDOW);
+    for n in 0..500 {
+        let sig = signature("", &format!("{} {stock}", own(n))).expect("long enough");
+        index.insert(n as i64, sig, t0, kumla.clone());
+    }
+    let oldest = signature("", &format!("{} Det skriver polisen.", own(0))).expect("long");
+    assert_eq!(index.find(&oldest, t0, &kumla), Some(0));
+    let other = format!(
+        "Ett fönster krossades vid en skola på söndagskvällen och en lärare såg två personer \
+         springa därifrån mot idrottsplatsen. Skolan har haft flera liknande händelser i vår, \
+         och rektorn vill nu att kommunen sätter upp kameror vid entréerna. Föräldrar har \
+         samlat namn för bättre belysning på skolgården, där det är mörkt redan vid fyratiden \
+         på eftermiddagen under vinterhalvåret. {stock}"
+    );
+    let other = signature("", &other).expect("long enough");
+    assert_eq!(index.find(&other, t0, &kumla), None);
+}
