@@ -133,6 +133,15 @@ pub struct FeedEntry {
     pub regions: Vec<String>,
     /// The first source that carried the item.
     pub source: SourceRef,
-    /// Ids of every source that carried it (including `source`).
+    /// Ids of every source that carried it or another report of its story (including `source`).
     pub carried_by: Vec<String>,
+    /// The story's other reports (near-duplicates from other sources), earliest first.
+    pub related: Vec<Related>,
+}
+
+/// Another report of the same story: `link rel="related"` in Atom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    pub title: String,
+    pub link: String,
 }

@@ -497,8 +497,10 @@ impl Store {
         let tx = conn.transaction()?;
         let limit = limit as i64;
         let national: Vec<i64> = {
-            let mut stmt =
-                tx.prepare_cached("SELECT id FROM items ORDER BY updated DESC, id DESC LIMIT ?1")?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM items WHERE story_id IS NULL
+                     ORDER BY updated DESC, id DESC LIMIT ?1",
+            )?;
             stmt.query_map([limit], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
@@ -932,6 +934,7 @@ fn load_entry(conn: &Connection, id: i64) -> Result<FeedEntry, StoreError> {
                 updated: r.get::<_, Option<i64>>(13)?.map(from_ts),
             },
             carried_by: Vec::new(),
+            related: Vec::new(),
         })
     })?;
     let mut stmt =
@@ -939,12 +942,30 @@ fn load_entry(conn: &Connection, id: i64) -> Result<FeedEntry, StoreError> {
     entry.regions = stmt
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    // The sources of the item and of every other report of its story.
     let mut stmt = conn.prepare_cached(
-        "SELECT source_id FROM item_sources WHERE item_id = ?1 ORDER BY first_seen, source_id",
+        "SELECT s.source_id FROM item_sources s JOIN items i ON i.id = s.item_id
+         WHERE i.id = ?1 OR i.story_id = ?1 ORDER BY s.first_seen, s.source_id",
     )?;
-    entry.carried_by = stmt
-        .query_map([id], |r| r.get(0))?
+    let mut carried: Vec<String> = Vec::new();
+    for source in stmt.query_map([id], |r| r.get::<_, String>(0))? {
+        let source = source?;
+        if !carried.contains(&source) {
+            carried.push(source);
+        }
+    }
+    entry.carried_by = carried;
+    let mut stmt = conn.prepare_cached(
+        "SELECT title, link FROM items WHERE story_id = ?1 AND link IS NOT NULL
+         ORDER BY published, id",
+    )?;
+    entry.related = stmt
+        .query_map([id], |r| {
+            Ok(crate::model::Related {
+                title: r.get(0)?,
+                link: r.get(1)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
-    entry.carried_by.dedup();
     Ok(entry)
 }

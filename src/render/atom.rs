@@ -246,8 +246,17 @@ fn entry(base: &url::Url, e: &FeedEntry) -> Entry {
         authors: vec![person(&author)],
         categories: categories(base, e),
         links: link
-            .map(|href| vec![super::atom::link(href, "alternate", Some("text/html"))])
-            .unwrap_or_default(),
+            .map(|href| super::atom::link(href, "alternate", Some("text/html")))
+            .into_iter()
+            .chain(e.related.iter().filter_map(|r| {
+                // The story's other reports, each with its own headline.
+                let href = safe_link(Some(&r.link))?;
+                Some(Link {
+                    title: Some(xml_safe(&r.title).into_owned()),
+                    ..super::atom::link(href, "related", Some("text/html"))
+                })
+            }))
+            .collect(),
         published: Some(fixed(e.published)),
         source: Some(source(base, e)),
         summary: summary.map(|s| text(&s, TextType::Html)),
@@ -352,6 +361,7 @@ mod tests {
                 updated: None,
             },
             carried_by: vec![],
+            related: vec![],
         };
         let meta = FeedMeta {
             base_url: &base,

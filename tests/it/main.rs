@@ -11,5 +11,6 @@ mod readers;
 mod render;
 mod serve;
 mod service;
+mod stories;
 mod support;
 mod tag;

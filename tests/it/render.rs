@@ -53,6 +53,7 @@ fn entries() -> Vec<FeedEntry> {
             regions: vec!["1881".into(), "18".into()],
             source: lokaltidning(),
             carried_by: vec!["kumla-lokaltidning".into()],
+            related: vec![],
         },
         // Summary only, two region codes (kommun and its län).
         FeedEntry {
@@ -68,6 +69,7 @@ fn entries() -> Vec<FeedEntry> {
             regions: vec!["1881".into(), "18".into()],
             source: polisen(),
             carried_by: vec!["polisen-orebro-handelser".into()],
+            related: vec![],
         },
         // No usable link (javascript:), markup in the title: must be escaped, and the entry
         // must carry atom:content since it has no alternate link.
@@ -84,6 +86,7 @@ fn entries() -> Vec<FeedEntry> {
             regions: vec!["1880".into(), "18".into(), "9999".into()],
             source: polisen(),
             carried_by: vec!["polisen-orebro-handelser".into(), "na-orebro".into()],
+            related: vec![],
         },
     ]
 }

@@ -59,6 +59,7 @@ fn entries(n: usize) -> Vec<FeedEntry> {
                 regions: vec![code.to_string(), "18".into()],
                 source: polisen.clone(),
                 carried_by: vec![polisen.id.clone()],
+                related: vec![],
             }
         })
         .collect();

@@ -1,0 +1,270 @@
+//! One story, one entry: a local rewrite of a police press release joins its story across
+//! sources; short look-alike police summaries never do; `forget` and retention remove for good.
+
+use crate::support::{Daemon, Env, Origin, Route, atom};
+
+const RELEASE: &str = "Nu har lokalpolisområde Hallsberg tillsammans med Askersund, Hallsberg, Kumla och Laxå kommuner fattat nytt beslut om samverkan för brottsförebyggande och trygghetsskapande arbete. Huvudmålet med samverkan mellan polis och kommuner är att öka tryggheten och minska brottsligheten. Respektive kommun har olika fokusområden i sina långsiktiga lägesbilder och åtgärdsplaner. Utöver dessa har man också kommit överens om tre gemensamma områden: våld i nära relation, samverkan kring barn och unga samt lokal avhopparverksamhet. En strukturerad samverkan mellan skola, socialtjänst, polis och fritid ska utvecklas med syfte att stärka det förebyggande arbetet kring unga. Samverkansöverenskommelsen gäller från 2024 till och med 2026.";
+
+const REWRITE: &str = "Polisen och fyra kommuner i södra Örebro län skriver på ett nytt avtal. Nu har lokalpolisområde Hallsberg tillsammans med Askersund, Hallsberg, Kumla och Laxå kommuner fattat nytt beslut om samverkan för brottsförebyggande och trygghetsskapande arbete. Huvudmålet med samverkan mellan polis och kommuner är att öka tryggheten och minska brottsligheten. Utöver dessa har man också kommit överens om tre gemensamma områden: våld i nära relation, samverkan kring barn och unga samt lokal avhopparverksamhet. – Det kommer naturligtvis att stärka oss, säger Jens Hedenborg, chef i lokalpolisområdet. En strukturerad samverkan mellan skola, socialtjänst, polis och fritid ska utvecklas med syfte att stärka det förebyggande arbetet kring unga. Källa: Polisen";
+
+fn item(link: &str, title: &str, text: &str, date: &str) -> String {
+    format!(
+        "<item><guid>{link}</guid><link>{link}</link><title>{title}</title><description>{text}</description><pubDate>{date}</pubDate></item>"
+    )
+}
+
+fn rss(items: &[String]) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Källa</title><link>https://example.se/</link>{}</channel></rss>"#,
+        items.concat()
+    )
+}
+
+fn setup() -> (Origin, Env) {
+    let origin = Origin::start();
+    origin.route(
+        "/polisen",
+        Route::new(
+            200,
+            "application/rss+xml",
+            rss(&[
+                item(
+                    "https://polisen.se/aktuellt/nyheter/2026/november/samverkan/",
+                    "Samverkan för att minska brottslighet",
+                    RELEASE,
+                    "Mon, 16 Nov 2026 09:00:00 +0100",
+                ),
+                // Short summaries repeat word for word for different events: never one story.
+                item(
+                    "https://polisen.se/h/1",
+                    "16 november 08:10, Trafikbrott, Kumla",
+                    "Bilist misstänks för brott.",
+                    "Mon, 16 Nov 2026 08:20:00 +0100",
+                ),
+                item(
+                    "https://polisen.se/h/2",
+                    "16 november 08:40, Trafikbrott, Hallsberg",
+                    "Bilist misstänks för brott.",
+                    "Mon, 16 Nov 2026 08:50:00 +0100",
+                ),
+            ]),
+        ),
+    );
+    origin.route(
+        "/lokal",
+        Route::new(
+            200,
+            "application/rss+xml",
+            rss(&[
+                item("https://orebrolokalen.example/samverkan", "Fyra kommuner och polisen i nytt avtal mot brott", REWRITE, "Mon, 16 Nov 2026 11:30:00 +0100"),
+                item("https://orebrolokalen.example/bik", "BIK Karlskoga vann första semifinalen", "Under söndagen var det dags för BIK Karlskoga att spela semifinal på hemmaplan inför fullsatt arena.", "Mon, 16 Nov 2026 10:00:00 +0100"),
+            ]),
+        ),
+    );
+    let src = |id: &str, path: &str| {
+        format!(
+            "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"18\"\n\n",
+            origin.url(path)
+        )
+    };
+    let env = Env::new(&[src("polisen", "/polisen"), src("lokal", "/lokal")].concat());
+    (origin, env)
+}
+
+fn entries(env: &Env, path: &str) -> Vec<feed_rs::model::Entry> {
+    let site = env.render();
+    atom(&site.join(path.trim_start_matches('/'))).entries
+}
+
+#[test]
+fn a_local_rewrite_joins_the_press_release_story() {
+    let (_origin, env) = setup();
+    env.ok(&["poll", "--once"]);
+    for path in [
+        "/feeds/orebro-lan/kumla.atom",
+        "/feeds/orebro-lan.atom",
+        "/feeds/sverige.atom",
+    ] {
+        let all = entries(&env, path);
+        let story: Vec<_> = all
+            .iter()
+            .filter(|e| e.links.iter().any(|l| l.href.contains("samverkan")))
+            .collect();
+        assert_eq!(story.len(), 1, "{path}: one entry for the story");
+        let e = story[0];
+        let alternate = e
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref() != Some("related"))
+            .unwrap();
+        assert_eq!(
+            alternate.href, "https://polisen.se/aktuellt/nyheter/2026/november/samverkan/",
+            "the earliest report leads"
+        );
+        let related: Vec<_> = e
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("related"))
+            .collect();
+        assert_eq!(related.len(), 1, "{path}: {:?}", e.links);
+        assert_eq!(related[0].href, "https://orebrolokalen.example/samverkan");
+        assert_eq!(
+            related[0].title.as_deref(),
+            Some("Fyra kommuner och polisen i nytt avtal mot brott")
+        );
+    }
+    // The story's regions are the union of its reports': the release names all four kommuner.
+    for kommun in ["askersund", "hallsberg", "laxa"] {
+        let e = entries(&env, &format!("/feeds/orebro-lan/{kommun}.atom"));
+        assert_eq!(
+            e.iter()
+                .filter(|e| e.links.iter().any(|l| l.href.contains("samverkan")))
+                .count(),
+            1,
+            "{kommun}"
+        );
+    }
+    // Identical short summaries of two events stay two entries.
+    let national = entries(&env, "/feeds/sverige.atom");
+    let traffic = national
+        .iter()
+        .filter(|e| {
+            e.links
+                .iter()
+                .any(|l| l.href.starts_with("https://polisen.se/h/"))
+        })
+        .count();
+    assert_eq!(traffic, 2);
+    assert_eq!(national.len(), 4, "story, two events, the sports item");
+}
+
+#[test]
+fn forget_removes_a_story_for_good() {
+    let (_origin, env) = setup();
+    env.ok(&["poll", "--once"]);
+    let national = entries(&env, "/feeds/sverige.atom");
+    let story = national
+        .iter()
+        .find(|e| e.links.iter().any(|l| l.href.contains("samverkan")))
+        .unwrap();
+    let out = env.ok(&["forget", &story.id]);
+    assert!(out.contains("forgot 2 item(s)"), "{out}");
+    env.ok(&["poll", "--once"]);
+    let after = entries(&env, "/feeds/sverige.atom");
+    assert_eq!(after.len(), 3);
+    assert!(
+        after
+            .iter()
+            .all(|e| e.links.iter().all(|l| !l.href.contains("samverkan"))),
+        "it stays gone"
+    );
+    let out = env.run(&[
+        "forget",
+        "tag:feeds.example.test,2026:item:000000000000000000000000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no item"));
+}
+
+#[test]
+fn retention_prunes_old_items_no_source_lists_any_more() {
+    let origin = Origin::start();
+    let old = |n: u32| {
+        item(
+            &format!("https://lokal.example/old-{n}"),
+            &format!("Gammal nyhet {n} från Kumla"),
+            "Text.",
+            "Mon, 03 Jan 2022 10:00:00 +0100",
+        )
+    };
+    origin.route(
+        "/feed",
+        Route::new(200, "application/rss+xml", rss(&[old(1), old(2)])),
+    );
+    let env = Env::new(&format!(
+        "[[source]]\nid = \"l\"\nurl = \"{}\"\nregion = \"18\"\ninterval = \"1h\"\n",
+        origin.url("/feed")
+    ));
+    let text = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(
+        env.config(),
+        text.replace("[storage]\n", "[storage]\nkeep_days = 30\n"),
+    )
+    .unwrap();
+    env.ok(&["poll", "--once"]);
+    // The source drops item 1 and keeps listing item 2: dropped is not deleted by a poll...
+    origin.route(
+        "/feed",
+        Route::new(200, "application/rss+xml", rss(&[old(2)])),
+    );
+    env.ok(&["poll", "--once"]);
+    let count = || -> i64 {
+        let conn = rusqlite::Connection::open(env.db()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(), 2);
+    // Time passes: item 1 was last listed two months ago (the test moves the clock back).
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let two_months_ago = (chrono::Utc::now() - chrono::Duration::days(60)).timestamp();
+    conn.execute(
+        "UPDATE item_sources SET last_seen = ?1 WHERE key LIKE '%old-1'",
+        [two_months_ago],
+    )
+    .unwrap();
+    drop(conn);
+    // ...but retention removes what is older than keep_days and no longer listed.
+    let d = Daemon::start(&env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while count() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not pruned; log:\n{}",
+            d.log.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let title: String = conn
+        .query_row("SELECT title FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(title, "Gammal nyhet 2 från Kumla");
+    assert_eq!(conn.query_row::<i64, _, _>("SELECT COUNT(*) FROM item_regions r WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)", [], |r| r.get(0)).unwrap(), 0, "tags go with their item");
+    assert!(d.log.lock().unwrap().contains("pruned old items"));
+}
+
+#[test]
+fn the_pairwise_rule_agrees_on_the_fixture_texts() {
+    use chrono::{DateTime, Utc};
+    use regionfeed::dedup::{StoryItem, same_story};
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let regions: Vec<String> = ["1860", "1861", "1881", "1882", "18"]
+        .map(String::from)
+        .to_vec();
+    let release = StoryItem {
+        title: "Samverkan för att minska brottslighet",
+        text: RELEASE,
+        published: t("2026-11-16T08:00:00Z"),
+        regions: &regions,
+    };
+    let rewrite = StoryItem {
+        title: "Fyra kommuner och polisen i nytt avtal mot brott",
+        text: REWRITE,
+        published: t("2026-11-16T10:30:00Z"),
+        regions: &regions,
+    };
+    assert!(same_story(&release, &rewrite));
+    let a = StoryItem {
+        title: "16 november 08:10, Trafikbrott, Kumla",
+        text: "Bilist misstänks för brott.",
+        published: t("2026-11-16T07:20:00Z"),
+        regions: &regions,
+    };
+    let b = StoryItem {
+        title: "16 november 08:40, Trafikbrott, Hallsberg",
+        text: "Bilist misstänks för brott.",
+        published: t("2026-11-16T07:50:00Z"),
+        regions: &regions,
+    };
+    assert!(!same_story(&a, &b));
+}
