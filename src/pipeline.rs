@@ -73,14 +73,12 @@ fn jitter(source_id: &str, now: DateTime<Utc>) -> f64 {
 /// Cuts a text to at most `max` bytes on a character boundary. The cut HTML is sanitized later,
 /// which closes whatever the cut left open.
 fn cap_text(text: &mut Option<String>, max: usize) {
-    if let Some(t) = text {
-        if t.len() > max {
-            let mut end = max;
-            while !t.is_char_boundary(end) {
-                end -= 1;
-            }
-            t.truncate(end);
+    if let Some(t) = text.as_mut().filter(|t| t.len() > max) {
+        let mut end = max;
+        while !t.is_char_boundary(end) {
+            end -= 1;
         }
+        t.truncate(end);
     }
 }
 
@@ -96,29 +94,30 @@ enum IngestError {
 /// Tags an item, falling back to the source's region when the item names no place.
 pub fn tag_item(tagger: &Tagger, source: &SourceConfig, item: &Item) -> Tags {
     let mut tags = tagger.tag(&item.title, &item.text, source.region.as_deref());
-    if tags.is_empty() && source.fallback {
-        if let Some(code) = &source.region {
-            let regions = Regions::get_builtin();
-            if let Some(r) = regions.get(code) {
-                let evidence = |code: &str| Evidence {
-                    code: code.to_string(),
-                    matched: source.id.clone(),
-                    rule: "source-fallback".into(),
-                };
-                match &r.lan {
-                    Some(lan) => {
-                        tags.kommuner.push(r.code.clone());
-                        tags.lan.push(lan.clone());
-                        tags.evidence.push(evidence(&r.code));
-                        tags.evidence.push(evidence(lan));
-                    }
-                    None => {
-                        tags.lan.push(r.code.clone());
-                        tags.evidence.push(evidence(&r.code));
-                    }
-                }
-            }
-        }
+    if !tags.is_empty() || !source.fallback {
+        return tags;
+    }
+    let Some(r) = source
+        .region
+        .as_deref()
+        .and_then(|c| Regions::get_builtin().get(c))
+    else {
+        return tags;
+    };
+    let evidence = |code: &str| Evidence {
+        code: code.to_string(),
+        matched: source.id.clone(),
+        rule: "source-fallback".into(),
+    };
+    // A kommun prior gives the kommun and its län; a län prior the län only.
+    if let Some(lan) = &r.lan {
+        tags.kommuner.push(r.code.clone());
+        tags.evidence.push(evidence(&r.code));
+        tags.lan.push(lan.clone());
+        tags.evidence.push(evidence(lan));
+    } else {
+        tags.lan.push(r.code.clone());
+        tags.evidence.push(evidence(&r.code));
     }
     tags
 }

@@ -334,10 +334,8 @@ impl Runner {
         }
         for (id, at) in keep {
             // Removed from the config: its reserved slot goes back to its host.
-            if let Some(s) = old.get(&id) {
-                if let Some(h) = self.hosts.get_mut(&host_of(s)) {
-                    h.slots.release(at);
-                }
+            if let Some(h) = old.get(&id).and_then(|s| self.hosts.get_mut(&host_of(s))) {
+                h.slots.release(at);
             }
         }
         self.ok.retain(|id, _| self.sources.contains_key(id));

@@ -524,8 +524,8 @@ impl Store {
         }
         let mut loaded: HashMap<i64, FeedEntry> = HashMap::new();
         for &id in national.iter().chain(region_ids.values().flatten()) {
-            if !loaded.contains_key(&id) {
-                loaded.insert(id, load_entry(&tx, id)?);
+            if let std::collections::hash_map::Entry::Vacant(v) = loaded.entry(id) {
+                v.insert(load_entry(&tx, id)?);
             }
         }
         let pick = |ids: &[i64]| ids.iter().map(|id| loaded[id].clone()).collect::<Vec<_>>();
