@@ -2,7 +2,7 @@
 //! HTML, plain text for the tagger, UTC dates and a content hash.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use ammonia::UrlRelative;
@@ -50,11 +50,7 @@ pub fn normalize(item: &ParsedItem, base: &Url, fetched_at: DateTime<Utc>) -> Op
             .unwrap_or_default();
     }
 
-    let key = match (&guid, &canonical_link) {
-        (Some(g), _) => format!("guid:{g}"),
-        (None, Some(l)) => format!("link:{l}"),
-        (None, None) => format!("hash:{}", sha256_hex(&[&title, "\n", &text])),
-    };
+    let key = identity_key(guid.as_deref(), canonical_link.as_deref(), &title, &text);
     let content_hash = sha256_hex(&[&title, "\n", body]);
 
     let published = item.published.or(item.updated).unwrap_or(fetched_at);
@@ -100,6 +96,49 @@ pub fn normalize(item: &ParsedItem, base: &Url, fetched_at: DateTime<Utc>) -> Op
         police,
         content_hash,
     })
+}
+
+/// An item's identity inside its source: its GUID, else its canonical link, else a hash of its
+/// title and text. Stable across polls; a title edit keeps it when a GUID or link exists.
+pub fn identity_key(
+    guid: Option<&str>,
+    canonical_link: Option<&str>,
+    title: &str,
+    text: &str,
+) -> String {
+    match (guid, canonical_link) {
+        (Some(g), _) => format!("guid:{g}"),
+        (None, Some(l)) => format!("link:{l}"),
+        (None, None) => format!("hash:{}", sha256_hex(&[title, "\n", text])),
+    }
+}
+
+/// Some feeds give every item the same GUID (a template bug): then GUIDs identify nothing, and
+/// the items of one fetch are keyed by link (or content) instead. Returns how many were rekeyed.
+pub fn distrust_repeated_guids(items: &mut [Item]) -> usize {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for g in items.iter().filter_map(|i| i.guid.as_deref()) {
+        *seen.entry(g).or_default() += 1;
+    }
+    let repeated: HashSet<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(g, _)| g.to_string())
+        .collect();
+    let mut n = 0;
+    for item in items.iter_mut() {
+        if item.guid.as_ref().is_some_and(|g| repeated.contains(g)) {
+            item.guid = None;
+            item.key = identity_key(
+                None,
+                item.canonical_link.as_deref(),
+                &item.title,
+                &item.text,
+            );
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A title for an item that has none: the start of its text, cut at a word.

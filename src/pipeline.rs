@@ -190,7 +190,7 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
                     );
                     feed.items.truncate(max_items);
                 }
-                let items: Vec<Incoming> = feed
+                let mut items: Vec<Item> = feed
                     .items
                     .iter_mut()
                     .filter_map(|p| {
@@ -198,6 +198,13 @@ pub async fn poll_source(ctx: &Context, source: &SourceConfig) -> Result<PollRep
                         cap_text(&mut p.content, max_item_size);
                         crate::normalize::normalize(p, &resp.final_url, now)
                     })
+                    .collect();
+                let rekeyed = crate::normalize::distrust_repeated_guids(&mut items);
+                if rekeyed > 0 {
+                    tracing::debug!(source = %source.id, rekeyed, "feed repeats guids; keyed by link");
+                }
+                let items: Vec<Incoming> = items
+                    .into_iter()
                     .map(|item| {
                         let tags = tag_item(&tagger, &source, &item);
                         let signature = crate::dedup::signature(&item.title, &item.text);

@@ -341,3 +341,48 @@ fn conditional_get_uses_stored_validators() {
     assert!(v[0]["last_error"].is_null());
     assert_eq!(v[0]["items"], 5, "a 304 keeps every stored item");
 }
+
+#[test]
+fn a_feed_repeating_one_guid_is_keyed_by_link() {
+    let origin = Origin::start();
+    let item = |n: u32| {
+        format!(
+            "<item><guid isPermaLink=\"false\">1</guid><link>https://kommun.example/nyheter/{n}</link><title>Nyhet {n} från Kumla kommun</title><description>Text {n}.</description></item>"
+        )
+    };
+    let feed = |items: &[u32]| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Kumla kommun</title><link>https://kommun.example/</link>{}</channel></rss>"#,
+            items.iter().map(|n| item(*n)).collect::<String>()
+        )
+    };
+    origin.route(
+        "/rss",
+        Route::new(200, "application/rss+xml", feed(&[1, 2, 3])),
+    );
+    let env = Env::new(&format!(
+        "[[source]]\nid = \"k\"\nurl = \"{}\"\nregion = \"1881\"\n",
+        origin.url("/rss")
+    ));
+    env.ok(&["poll", "--once"]);
+    assert_eq!(
+        db_count(&env, "SELECT COUNT(*) FROM items"),
+        3,
+        "three items, not one"
+    );
+    origin.route(
+        "/rss",
+        Route::new(200, "application/rss+xml", feed(&[1, 2, 3, 4])),
+    );
+    env.ok(&["poll", "--once"]);
+    assert_eq!(
+        db_count(&env, "SELECT COUNT(*) FROM items"),
+        4,
+        "stable keys across polls"
+    );
+    let site = env.render();
+    assert_eq!(
+        titles(&feed_file(&site, "/feeds/orebro-lan/kumla.atom")).len(),
+        4
+    );
+}
