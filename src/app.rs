@@ -482,9 +482,14 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
     // The server stops accepting when told; then the background tasks are told to stop and
     // are awaited, so nothing is cut off mid-transaction.
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(crate::serve::serve(listener, cache, async move {
-        crate::scheduler::stopped(&mut server_stop).await;
-    }));
+    let server = tokio::spawn(crate::serve::serve_checked(
+        listener,
+        cache,
+        health,
+        async move {
+            crate::scheduler::stopped(&mut server_stop).await;
+        },
+    ));
     crate::notify::ready(&format!("{} sources", config.sources.len()));
     loop {
         tokio::select! {
