@@ -114,6 +114,63 @@ const STOCK: &[&str] = &[
     "Ingen person är gripen i nuläget.",
 ];
 const WHEN2: &[&str] = &["dagen", "natten", "helgen", "veckan", "förmiddagen"];
+/// Parts of free-standing detail sentences: adverbial, verb, subject, object.
+const ADVERBIALS: &[&str] = &[
+    "Strax därefter",
+    "Enligt uppgifter till polisen",
+    "Vid tretiden",
+    "Senare under kvällen",
+    "Redan på morgonen",
+    "Efter en stund",
+    "Under eftermiddagen",
+    "Kort före midnatt",
+    "Enligt ett vittne",
+    "Vid lunchtid",
+    "Samtidigt",
+    "Ungefär en timme senare",
+];
+const SUBJECTS: &[&str] = &[
+    "en förbipasserande",
+    "en granne",
+    "en väktare",
+    "personalen",
+    "en busschaufför",
+    "en hundägare",
+    "två ungdomar",
+    "en taxiförare",
+    "ägaren",
+    "en patrull",
+    "räddningstjänsten",
+    "en äldre kvinna",
+];
+const VERBS: &[&str] = &[
+    "upptäckte",
+    "fotograferade",
+    "såg",
+    "hörde",
+    "undersökte",
+    "anmälde",
+    "rapporterade",
+    "hittade",
+    "filmade",
+    "iakttog",
+    "fann",
+    "noterade",
+];
+const COMPLEMENTS: &[&str] = &[
+    "rök från ett fönster",
+    "en person som sprang",
+    "en övergiven bil",
+    "krossat glas",
+    "en öppen dörr",
+    "en man med luvtröja",
+    "blodspår på marken",
+    "en brinnande container",
+    "ett larm som tjöt",
+    "en skadad cyklist",
+    "en väska i diket",
+    "skrik från en lägenhet",
+];
 /// Street names are built from these halves (150 streets), as real ones are.
 const STREET_HEADS: &[&str] = &[
     "Björk",
@@ -326,8 +383,20 @@ fn story(rng: &mut Rng, town: &str) -> Vec<String> {
         sc.street
     )];
     for _ in 0..4 + rng.below(4) {
-        let t = rng.pick(DETAILS);
-        sentences.push(fill(rng, t, &sc));
+        if rng.below(2) == 0 {
+            let t = rng.pick(DETAILS);
+            sentences.push(fill(rng, t, &sc));
+        } else {
+            // Swedish puts the verb second: "Vid tretiden upptäckte en granne rök …".
+            sentences.push(format!(
+                "{} {} {} {} vid {}.",
+                rng.pick(ADVERBIALS),
+                rng.pick(VERBS),
+                rng.pick(SUBJECTS),
+                rng.pick(COMPLEMENTS),
+                sc.street
+            ));
+        }
     }
     for _ in 0..2 + rng.below(2) {
         let t = rng.pick(STOCK);

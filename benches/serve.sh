@@ -20,8 +20,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release --locked --bin regionfeed >/dev/null
-BIN=$PWD/target/release/regionfeed
+# REGIONFEED_BIN compares another build (say, before and after a change) without rebuilding.
+if [ -z "${REGIONFEED_BIN:-}" ]; then
+    cargo build --release --locked --bin regionfeed >/dev/null
+fi
+BIN=${REGIONFEED_BIN:-$PWD/target/release/regionfeed}
 
 WORK=$(mktemp -d)
 # nginx workers drop to an unprivileged user: they must be able to read the rendered site.

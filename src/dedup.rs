@@ -33,7 +33,7 @@ pub const DEFAULT_WINDOW: Duration = Duration::days(3);
 /// Items published at most this far apart use the lenient containment threshold.
 const CLOSE_IN_TIME: Duration = Duration::hours(12);
 /// Containment needed when published close together: on the tune split, rewrites that are
-/// not wholly reworded keep ≥ 0.37, unrelated texts on the same topic reach 0.20.
+/// not wholly reworded keep ≥ 0.37, unrelated texts on the same topic reach 0.24.
 const CLOSE_CONTAINMENT: f64 = 0.30;
 /// Containment needed when published further apart than [`CLOSE_IN_TIME`]: a train-disruption
 /// notice and the next day's notice for another fault on the same line share 0.33.

@@ -262,7 +262,10 @@ impl SiteCache {
     pub fn get(&self, path: &str) -> Option<Arc<Rendered>> {
         // Looked up under the read lock rather than through a clone of the site: one shared
         // counter fewer to touch on every request.
-        lookup(&self.current.read().unwrap_or_else(|p| p.into_inner()), path)
+        lookup(
+            &self.current.read().unwrap_or_else(|p| p.into_inner()),
+            path,
+        )
     }
 
     /// The view of the feed at `path` that `filter` selects, from the small view cache or
@@ -335,7 +338,7 @@ fn not_modified(headers: &HeaderMap, doc: &Rendered) -> bool {
         // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2); weak tags compare equal.
         return inm.split(',').any(|t| {
             let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == doc.etag
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == doc.etag
         });
     }
     headers
@@ -598,7 +601,8 @@ pub async fn serve_with(
         .max_header_size(limits.max_header_bytes)
         // The read buffer holds at most one request head (and pipelined ones behind it).
         .max_buf_size(limits.max_header_bytes.max(8192) * 2)
-        .max_headers(100)
+        // hyper's default cap of 100 headers stays: setting it, even to 100, makes hyper fill a
+        // fresh index array on every request.
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

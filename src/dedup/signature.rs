@@ -219,8 +219,8 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Fixed seeds keep number and shingle hashes apart; changing one needs a `FORMAT_VERSION` bump.
 const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
-
 const SHINGLE_SEED: u64 = 0x7265_6769_6f6e_6665;
 
 #[cfg(test)]
