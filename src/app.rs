@@ -123,9 +123,21 @@ pub async fn poll_once(config: Config) -> Result<Vec<PollReport>, AppError> {
 
 /// Builds every document of the site from the database.
 pub fn build_site(config: &Config, store: &Store) -> Result<Vec<Document>, AppError> {
+    build_site_counted(config, store, None)
+}
+
+/// `build_site`, also handing the stored item counts to `metrics`.
+fn build_site_counted(
+    config: &Config,
+    store: &Store,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> Result<Vec<Document>, AppError> {
     let snapshot = store
         .snapshot(config.feeds.entries)
         .map_err(store_err(config))?;
+    if let Some(m) = metrics {
+        m.set_items(snapshot.total, snapshot.counts.clone());
+    }
     Ok(publish::build(
         &snapshot,
         &config.server.base_url,
@@ -307,6 +319,7 @@ async fn refresh_site(
     mut contexts: watch::Receiver<Arc<Context>>,
     cache: Arc<SiteCache>,
     changed: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     // Built on first use and again when a reload names another hub.
@@ -323,7 +336,11 @@ async fn refresh_site(
         let ctx = contexts.borrow_and_update().clone();
         let built = {
             let ctx = ctx.clone();
-            tokio::task::spawn_blocking(move || build_site(&ctx.config, &ctx.store)).await
+            let metrics = metrics.clone();
+            tokio::task::spawn_blocking(move || {
+                build_site_counted(&ctx.config, &ctx.store, Some(&metrics))
+            })
+            .await
         };
         let changed_paths = match built {
             Ok(Ok(docs)) => cache.replace(docs, Utc::now()),
@@ -439,11 +456,15 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
     let ctx = context(config)?;
     let config = ctx.config.clone();
     let cache = Arc::new(SiteCache::new());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let docs = {
         let ctx = ctx.clone();
-        tokio::task::spawn_blocking(move || build_site(&ctx.config, &ctx.store))
-            .await
-            .expect("building the site does not panic")?
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            build_site_counted(&ctx.config, &ctx.store, Some(&metrics))
+        })
+        .await
+        .expect("building the site does not panic")?
     };
     cache.replace(docs, Utc::now());
     let health = Arc::new(Health::default());
@@ -470,22 +491,29 @@ pub async fn run(config: Config, mut signals: Signals) -> Result<(), AppError> {
         stop_rx.clone(),
         changed.clone(),
         health.clone(),
+        metrics.clone(),
     ));
     let pruner = tokio::spawn(retention(ctx_rx.clone(), changed.clone(), stop_rx.clone()));
     let refresher = tokio::spawn(refresh_site(
         ctx_rx.clone(),
         cache.clone(),
         changed,
+        metrics.clone(),
         stop_rx.clone(),
     ));
 
     // The server stops accepting when told; then the background tasks are told to stop and
     // are awaited, so nothing is cut off mid-transaction.
     let mut server_stop = stop_rx.clone();
+    let ops = Arc::new(crate::serve::Ops {
+        health: health.clone(),
+        metrics: metrics.clone(),
+        db_path: config.storage.path.clone(),
+    });
     let server = tokio::spawn(crate::serve::serve_checked(
         listener,
         cache,
-        health,
+        ops,
         async move {
             crate::scheduler::stopped(&mut server_stop).await;
         },

@@ -57,3 +57,31 @@ impl Health {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stuck_scheduler_and_unwritable_database_fail_the_check() {
+        let h = Health::default();
+        assert!(
+            h.check().unwrap_err().contains("scheduler stuck"),
+            "no beat yet"
+        );
+        h.beat();
+        assert_eq!(h.check(), Ok(()));
+        let long_ago = Utc::now().timestamp_millis() - STUCK_AFTER.as_millis() as i64 - 1000;
+        h.last_beat_ms.store(long_ago, Ordering::Relaxed);
+        assert!(
+            h.check()
+                .unwrap_err()
+                .starts_with("scheduler stuck: no heartbeat for 6")
+        );
+        h.beat();
+        h.set_db_writable(false);
+        assert_eq!(h.check(), Err("database not writable".into()));
+        h.set_db_writable(true);
+        assert_eq!(h.check(), Ok(()));
+    }
+}

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use crate::config::{Config, SourceConfig};
 use crate::health::Health;
 use crate::hosts::{HostRules, HostSlots, rules_for};
+use crate::metrics::Metrics;
 use crate::pipeline::{Context, PollOutcome, PollReport, poll_source};
 use crate::store::{NextPoll, StoreError};
 use crate::timing::NextReason;
@@ -264,6 +265,7 @@ struct Runner {
     /// Whether each source's last poll worked, for the status line.
     ok: HashMap<String, bool>,
     health: Arc<Health>,
+    metrics: Arc<Metrics>,
     /// Consecutive database failures; while above 0 the database is not taking writes.
     db_failures: u32,
 }
@@ -381,6 +383,7 @@ impl Runner {
                     self.health.set_db_writable(true);
                 }
                 log_report(&report);
+                self.metrics.record_poll(&report);
                 if report.changed() {
                     changed.notify_one();
                 }
@@ -451,6 +454,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     changed: Arc<Notify>,
     health: Arc<Health>,
+    metrics: Arc<Metrics>,
 ) -> Result<(), StoreError> {
     let ctx = contexts.borrow_and_update().clone();
     let mut runner = Runner {
@@ -461,6 +465,7 @@ pub async fn run(
         queue: BinaryHeap::new(),
         ok: HashMap::new(),
         health: health.clone(),
+        metrics,
         db_failures: 0,
     };
     runner.load(ctx).await?;

@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::publish::{Document, FeedSource};
 use crate::render::{Filter, MAX_QUERY_LEN};
 
@@ -366,11 +367,30 @@ fn bad_request(message: String) -> Answer {
     r
 }
 
-/// Answers one request from the cache; `/healthz` from `health` when given. Synchronous:
+/// What the operator endpoints answer from: `/healthz` from the scheduler's health, `/metrics`
+/// from the daemon's counters and the database's size on disk.
+#[derive(Debug)]
+pub struct Ops {
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+    /// The SQLite file; its size and its WAL's are reported.
+    pub db_path: std::path::PathBuf,
+}
+
+impl Ops {
+    fn db_bytes(&self) -> u64 {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.db_path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.db_path) + size(std::path::Path::new(&wal))
+    }
+}
+
+/// Answers one request from the cache; `/healthz` and `/metrics` from `ops` when given. Synchronous:
 /// everything it needs is in memory.
 pub fn respond<B: hyper::body::Body>(
     cache: &SiteCache,
-    health: Option<&Health>,
+    ops: Option<&Ops>,
     req: &Request<B>,
 ) -> Answer {
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -388,8 +408,19 @@ pub fn respond<B: hyper::body::Body>(
         return r;
     }
     let path = req.uri().path();
+    if path == "/metrics" {
+        if let Some(ops) = ops {
+            let mut r = plain(StatusCode::OK, "");
+            *r.body_mut() = Full::new(Bytes::from(ops.metrics.render(ops.db_bytes())));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            return r;
+        }
+    }
     if path == "/healthz" {
-        return match health.map_or(Ok(()), Health::check) {
+        return match ops.map_or(Ok(()), |o| o.health.check()) {
             Ok(()) => plain(StatusCode::OK, "ok\n"),
             Err(why) => {
                 let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, "");
@@ -574,22 +605,23 @@ pub async fn serve(
     serve_with(listener, cache, Limits::default(), None, shutdown).await
 }
 
-/// `serve` with `/healthz` answering from `health`: 200 `ok`, or 503 with the reason.
+/// `serve` with the operator endpoints: `/healthz` (200 `ok`, or 503 with the reason) and
+/// `/metrics` (Prometheus text), and every answer counted in the metrics.
 pub async fn serve_checked(
     listener: TcpListener,
     cache: Arc<SiteCache>,
-    health: Arc<Health>,
+    ops: Arc<Ops>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, cache, Limits::default(), Some(health), shutdown).await
+    serve_with(listener, cache, Limits::default(), Some(ops), shutdown).await
 }
 
-/// `serve` with explicit limits and an optional health source for `/healthz`.
+/// `serve` with explicit limits and optional operator endpoints.
 pub async fn serve_with(
     listener: TcpListener,
     cache: Arc<SiteCache>,
     limits: Limits,
-    health: Option<Arc<Health>>,
+    ops: Option<Arc<Ops>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -630,9 +662,19 @@ pub async fn serve_with(
             timeout: limits.write_timeout,
             stalled: None,
         });
-        let (cache, health) = (cache.clone(), health.clone());
+        let (cache, ops) = (cache.clone(), ops.clone());
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let answer = respond(&cache, health.as_deref(), &req);
+            let answer = respond(&cache, ops.as_deref(), &req);
+            if let Some(ops) = &ops {
+                let bytes = if req.method() == Method::HEAD {
+                    0
+                } else {
+                    hyper::body::Body::size_hint(answer.body())
+                        .exact()
+                        .unwrap_or(0)
+                };
+                ops.metrics.record_request(answer.status().as_u16(), bytes);
+            }
             async move { Ok::<_, Infallible>(answer) }
         });
         let conn = graceful.watch(builder.serve_connection(io, service));

@@ -458,3 +458,79 @@ fn systemd_unit_verifies_and_is_hardened() {
         assert!(text.contains(key), "unit lacks {key}");
     }
 }
+
+#[test]
+fn metrics_count_polls_items_requests_and_the_database() {
+    let origin = Origin::start();
+    origin.route(
+        "/a",
+        Route::new(
+            200,
+            "application/rss+xml",
+            rss(&[("a1", "Nytt bibliotek i Kumla")]),
+        ),
+    );
+    origin.route("/broken", Route::new(500, "text/plain", "boom"));
+    let env = Env::new(
+        &[
+            source(&origin, "a", "/a"),
+            source(&origin, "broken", "/broken"),
+        ]
+        .concat(),
+    );
+    let d = Daemon::start(&env);
+    eventually(&d, 15, "polled", || {
+        national(&d).contains("Nytt bibliotek i Kumla")
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            http(d.addr, "GET", "/feeds/orebro-lan/kumla.atom", &[]).status,
+            200
+        );
+    }
+    http(d.addr, "GET", "/no/such/feed", &[]);
+    let r = http(d.addr, "GET", "/metrics", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = r.text();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(value("regionfeed_polls_total{source=\"a\"}"), 1.0);
+    assert_eq!(value("regionfeed_poll_errors_total{source=\"a\"}"), 0.0);
+    assert_eq!(
+        value("regionfeed_poll_errors_total{source=\"broken\"}"),
+        1.0
+    );
+    assert_eq!(value("regionfeed_fetch_duration_seconds_count"), 2.0);
+    assert_eq!(
+        value("regionfeed_fetch_duration_seconds_bucket{le=\"+Inf\"}"),
+        2.0
+    );
+    assert_eq!(value("regionfeed_items"), 1.0);
+    assert_eq!(value("regionfeed_region_items{region=\"1881\"}"), 1.0);
+    assert!(value("regionfeed_http_requests_total{status=\"200\"}") >= 3.0);
+    assert_eq!(value("regionfeed_http_requests_total{status=\"404\"}"), 1.0);
+    assert!(value("regionfeed_http_response_bytes_total") > 1000.0);
+    assert!(value("regionfeed_database_bytes") > 4096.0);
+    // Every family is declared before its samples, as the text format requires.
+    for name in [
+        "regionfeed_polls_total",
+        "regionfeed_fetch_duration_seconds",
+        "regionfeed_items",
+        "regionfeed_database_bytes",
+    ] {
+        let ty = text
+            .find(&format!("# TYPE {name} "))
+            .unwrap_or_else(|| panic!("no TYPE for {name}"));
+        let first = text.lines().position(|l| l.starts_with(name)).unwrap();
+        assert!(text[..ty].lines().count() <= first, "{name}");
+    }
+}
