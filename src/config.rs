@@ -22,6 +22,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub feeds: FeedsConfig,
     pub websub: WebSubConfig,
+    /// `[log] level`: a tracing filter such as "info" or "regionfeed=debug"; RUST_LOG wins.
+    pub log_level: Option<String>,
     /// Operator-added place names and their kommun codes, in file order.
     pub places: Vec<(String, String)>,
     pub sources: Vec<SourceConfig>,
@@ -168,6 +170,8 @@ struct RawConfig {
     #[serde(default)]
     websub: RawWebSub,
     #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
     hosts: BTreeMap<String, RawHost>,
     #[serde(default)]
     places: BTreeMap<String, Spanned<String>>,
@@ -226,6 +230,12 @@ struct RawHost {
 #[serde(deny_unknown_fields)]
 struct RawFeeds {
     entries: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -541,6 +551,21 @@ impl Validator {
             },
         };
 
+        let log_level = match &raw.log.level {
+            None => None,
+            Some(l) if valid_log_filter(l.get_ref()) => Some(l.get_ref().clone()),
+            Some(l) => {
+                self.rep(path, text).at(
+                    l.span(),
+                    format!(
+                        "bad log level {:?}: expected error, warn, info, debug, trace, off or target=level, comma-separated",
+                        l.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+
         self.places(path, text, raw.places);
         self.sources(path, text, raw.sources);
         for inc in &raw.include {
@@ -582,6 +607,7 @@ impl Validator {
             },
             feeds: FeedsConfig { entries },
             websub: WebSubConfig { hub },
+            log_level,
             places: std::mem::take(&mut self.places),
             sources: std::mem::take(&mut self.sources),
         }
@@ -733,6 +759,29 @@ impl Validator {
             });
         }
     }
+}
+
+/// Whether `s` is a filter of plain levels and `target=level` directives (tracing's own parser
+/// accepts almost anything as a target name, so a typo would silently log nothing).
+fn valid_log_filter(s: &str) -> bool {
+    let level = |l: &str| {
+        matches!(
+            l.trim().to_ascii_lowercase().as_str(),
+            "error" | "warn" | "info" | "debug" | "trace" | "off"
+        )
+    };
+    !s.trim().is_empty()
+        && s.split(',').all(|d| match d.split_once('=') {
+            None => level(d),
+            Some((target, l)) => {
+                !target.trim().is_empty()
+                    && target
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                    && level(l)
+            }
+        })
 }
 
 fn with_trailing_slash(mut u: Url) -> Url {

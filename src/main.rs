@@ -77,25 +77,48 @@ enum Command {
 /// Exit code for an invalid config, as `check` documents.
 const EXIT_CONFIG: u8 = 2;
 
+type LogHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Lets the config's `[log] level` replace the default filter once the config is read.
+static LOG_FILTER: std::sync::OnceLock<LogHandle> = std::sync::OnceLock::new();
+
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let _ = LOG_FILTER.set(handle);
     // journald adds its own timestamps; colours only for a person at a terminal.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_target(false),
+        )
         .init();
 }
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|e| {
+    let config = Config::load(path).map_err(|e| {
         for p in e.problems() {
             eprintln!("{p}");
         }
         ExitCode::from(EXIT_CONFIG)
-    })
+    })?;
+    // RUST_LOG, when set, wins over the config.
+    if let (Some(level), None) = (&config.log_level, std::env::var_os("RUST_LOG"))
+        && let (Some(h), Ok(f)) = (
+            LOG_FILTER.get(),
+            tracing_subscriber::EnvFilter::try_new(level),
+        )
+    {
+        let _ = h.reload(f);
+    }
+    Ok(config)
 }
 
 fn main() -> ExitCode {

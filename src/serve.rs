@@ -408,16 +408,16 @@ pub fn respond<B: hyper::body::Body>(
         return r;
     }
     let path = req.uri().path();
-    if path == "/metrics" {
-        if let Some(ops) = ops {
-            let mut r = plain(StatusCode::OK, "");
-            *r.body_mut() = Full::new(Bytes::from(ops.metrics.render(ops.db_bytes())));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            return r;
-        }
+    if path == "/metrics"
+        && let Some(ops) = ops
+    {
+        let mut r = plain(StatusCode::OK, "");
+        *r.body_mut() = Full::new(Bytes::from(ops.metrics.render(ops.db_bytes())));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return r;
     }
     if path == "/healthz" {
         return match ops.map_or(Ok(()), |o| o.health.check()) {

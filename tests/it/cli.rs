@@ -270,3 +270,34 @@ fn tag_jsonl_on_the_labelled_dev_examples() {
         );
     }
 }
+
+#[test]
+fn log_level_comes_from_the_config_unless_rust_log_is_set() {
+    let env = Env::new("");
+    let text = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(env.config(), format!("[log]\nlevel = \"warn\"\n\n{text}")).unwrap();
+    let run = |rust_log: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_regionfeed"));
+        cmd.args(["--config", env.config().to_str().unwrap(), "poll", "--once"]);
+        cmd.env_remove("RUST_LOG");
+        if let Some(l) = rust_log {
+            cmd.env("RUST_LOG", l);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        !run(None).contains("poll finished"),
+        "warn hides info lines"
+    );
+    assert!(run(Some("info")).contains("poll finished"), "RUST_LOG wins");
+    std::fs::write(env.config(), format!("[log]\nlevel = \"loud!!\"\n\n{text}")).unwrap();
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(":2:9: bad log level"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -394,3 +394,86 @@ fn hostile_origins_cost_bounded_memory_and_time() {
     assert!(!title.contains("lollol") && title.len() < 100, "{title}");
     assert!(!text.contains("root:"), "{text}");
 }
+
+#[test]
+fn huge_feeds_and_items_are_capped() {
+    let origin = Origin::start();
+    let long = "Lång text om Kumla. ".repeat(5000); // ~100 KB
+    let items: String = (0..40)
+        .map(|i| format!("<item><guid>g{i}</guid><link>https://lokal.example/{i}</link><title>Nyhet {i} i Kumla</title><description>{long}</description></item>"))
+        .collect();
+    origin.route(
+        "/feed",
+        Route::new(200, "application/rss+xml", format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")),
+    );
+    let env = one_source(&origin, "/feed", "");
+    let text = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(
+        env.config(),
+        text.replace(
+            "host_gap = ",
+            "max_items = 25\nmax_item_size = \"8KiB\"\nhost_gap = ",
+        ),
+    )
+    .unwrap();
+    env.ok(&["poll", "--once"]);
+    let r = row(&env, "s");
+    assert_eq!(r["items"], 25, "items beyond max_items are not read");
+    assert_eq!(r["last_items"], 25);
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let longest: i64 = conn
+        .query_row(
+            "SELECT MAX(LENGTH(CAST(summary AS BLOB))) FROM items",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        longest <= 8 * 1024 + 64,
+        "summary of {longest} bytes: cut at max_item_size"
+    );
+}
+
+#[test]
+fn sources_say_when_the_host_budget_makes_them_wait() {
+    let origin = Origin::start();
+    let mut sources = String::new();
+    for i in 0..3 {
+        origin.route(&format!("/f{i}"), Route::feed(FEED));
+        sources.push_str(&format!(
+            "[[source]]\nid = \"f{i}\"\nurl = \"{}\"\ninterval = \"30s\"\n\n",
+            origin.url(&format!("/f{i}"))
+        ));
+    }
+    sources.push_str("[hosts.\"127.0.0.1\"]\nper_hour = 2\n");
+    let env = Env::new(&sources);
+    let d = crate::support::Daemon::start(&env);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["sources", "--json"])).unwrap();
+        let rows = v.as_array().unwrap();
+        let polled = rows
+            .iter()
+            .filter(|r| !r["last_fetch_at"].is_null())
+            .count();
+        let waiting: Vec<&serde_json::Value> = rows
+            .iter()
+            .filter(|r| r["next_poll_reason"] == "host budget" && r["last_fetch_at"].is_null())
+            .collect();
+        if polled == 2 && waiting.len() == 1 {
+            // The third waits about an hour for the budget, whatever its 30 s interval says.
+            let w = waiting[0];
+            assert!(w["last_fetch_at"].is_null());
+            let wait = (time(&w["next_poll_at"]) - Utc::now()).num_seconds();
+            assert!((3500..=3600).contains(&wait), "{wait} s");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{v:#}\n{}",
+            d.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(origin.seen().len(), 2, "two requests in the hour, no more");
+}
