@@ -11,25 +11,13 @@
 //! 5. the numbers agree: when both texts hold at least two distinct numbers, at least half of
 //!    the smaller set is in the other (weekly "results of traffic controls" share their template
 //!    and differ in every figure, while a rewrite keeps the release's figures);
-//! 6. and one of two kinds of evidence:
-//!    - *copied text*: enough of the shorter text's word 5-grams occur in the longer one
-//!      (containment, exact for texts up to about 260 words, see [`Signature`]): ≥ 0.30 when
-//!      published within 12 hours, ≥ 0.40 when further apart. Copies and rewrites appear within
-//!      hours; what recurs a day later with a shared template (the same kind of notice for
-//!      another event) must share more;
-//!    - *a heavy rewrite*, which keeps the release's facts and short phrases but rewords and
-//!      reorders its sentences, so that few 5-word runs survive. Accepted only under strict
-//!      conditions: published within 12 hours, tagged with a common kommun (an untagged item
-//!      does not count), both texts at least 40 words, no number of one missing from the other
-//!      (at least half of the smaller set shared even when a text holds a single number: two
-//!      court reports from one court differ in the age of the accused), at least two names in
-//!      common (a place, street, hospital, company), and ≥ 0.08 of the shorter text's word
-//!      3-grams (at least 5) in the longer one. A follow-up that day names the same people and
-//!      places but in new sentences (≤ 0.06 of its 3-grams on the tune set).
+//! 6. enough of the shorter text's word 5-grams occur in the longer one (containment, exact for
+//!    texts up to about 260 words, see [`Signature`]): ≥ 0.30 when published within 12 hours,
+//!    ≥ 0.40 when further apart. Copies and rewrites appear within hours; what recurs a day
+//!    later with a shared template (the same kind of notice for another event) must share more.
 //!
 //! A follow-up a day later with mostly new text is a different story. The thresholds were set on
-//! `eval/dedup-pairs.jsonl` (the tune set) and checked once on `eval/dedup-report.jsonl`; see
-//! `eval/README.md`.
+//! the tune split of `eval/dedup-pairs.jsonl`; see `eval/README.md`.
 
 mod index;
 mod signature;
@@ -37,10 +25,7 @@ mod signature;
 use chrono::{DateTime, Duration, Utc};
 
 pub use index::StoryIndex;
-pub use signature::{
-    MIN_SHINGLES, MIN_WORDS, NAME_SAMPLE, SHINGLE_WORDS, SKETCH_SIZE, Signature,
-    TRIGRAM_SKETCH_SIZE, signature,
-};
+pub use signature::{MIN_SHINGLES, MIN_WORDS, SHINGLE_WORDS, SKETCH_SIZE, Signature, signature};
 
 /// How far apart two items may be published and still be one story, unless the index is
 /// built with another window.
@@ -58,16 +43,6 @@ const FAR_CONTAINMENT: f64 = 0.40;
 pub(crate) const MIN_MATCHES: usize = 3;
 /// Share of the smaller set of numbers that must occur in the other text.
 const NUMBER_OVERLAP: f64 = 0.5;
-/// Words each text needs before a heavy rewrite is considered: a short text shares a few
-/// 3-grams and two names with any report from the same place.
-const HEAVY_MIN_WORDS: u16 = 40;
-/// 3-gram containment a heavy rewrite needs: on the tune set, heavy rewrites and pairs of two
-/// rewrites keep ≥ 0.10, follow-ups the same day with new text ≤ 0.06; the threshold lies between.
-const HEAVY_CONTAINMENT: f64 = 0.08;
-/// Shared 3-grams a heavy rewrite needs at least: one stock phrase gives two or three.
-pub(crate) const HEAVY_MIN_TRIGRAMS: usize = 5;
-/// Names both texts must mention: the town alone is shared by every report from it.
-pub(crate) const HEAVY_MIN_NAMES: usize = 2;
 
 /// What the matcher knows about one item.
 #[derive(Debug, Clone, Copy)]
@@ -104,9 +79,7 @@ pub(crate) struct Judged<'a> {
     pub regions: &'a [String],
 }
 
-/// How closely `a` and `b` match when they are the same story, else `None`. Copied text ranks
-/// above a heavy rewrite: 1 + the 5-gram containment for copied text, the 3-gram containment
-/// for a heavy rewrite.
+/// The estimated containment when `a` and `b` are the same story, else `None`.
 pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f64> {
     let apart = (a.published - b.published).abs();
     if apart > window || !regions_compatible(a.regions, b.regions) {
@@ -115,35 +88,19 @@ pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f6
     if a.sig.event != 0 && b.sig.event != 0 && a.sig.event != b.sig.event {
         return None;
     }
-    if numbers_conflict(a.sig, b.sig, 2) {
+    if numbers_conflict(a.sig, b.sig) {
         return None;
     }
     let (shared, c) = containment(a.sig, b.sig);
+    if shared < MIN_MATCHES {
+        return None;
+    }
     let needed = if apart <= CLOSE_IN_TIME {
         CLOSE_CONTAINMENT
     } else {
         FAR_CONTAINMENT
     };
-    if shared >= MIN_MATCHES && c >= needed {
-        return Some(1.0 + c);
-    }
-    heavy_rewrite(a, b, apart)
-}
-
-/// The 3-gram containment when `b` is a heavy rewrite of `a` (or both of one release), under
-/// the strict conditions of rule 6 in the module docs.
-fn heavy_rewrite(a: &Judged, b: &Judged, apart: Duration) -> Option<f64> {
-    if apart > CLOSE_IN_TIME
-        || a.sig.words < HEAVY_MIN_WORDS
-        || b.sig.words < HEAVY_MIN_WORDS
-        || !share_kommun(a.regions, b.regions)
-        || numbers_conflict(a.sig, b.sig, 1)
-        || shared_names(a.sig, b.sig) < HEAVY_MIN_NAMES
-    {
-        return None;
-    }
-    let (shared, c) = trigram_containment(a.sig, b.sig);
-    (shared >= HEAVY_MIN_TRIGRAMS && c >= HEAVY_CONTAINMENT).then_some(c)
+    (c >= needed).then_some(c)
 }
 
 /// Shared shingles, and the share of the smaller text's shingles found in the larger one.
@@ -151,61 +108,30 @@ fn heavy_rewrite(a: &Judged, b: &Judged, apart: Duration) -> Option<f64> {
 /// of the release's sentences. Both sketches are complete below the smaller of their cut-offs,
 /// so the sample there gives the answer: exact when neither sketch is cut.
 fn containment(a: &Signature, b: &Signature) -> (usize, f64) {
-    bottom_k_containment(
-        (&a.sketch, a.is_cut(), a.shingles),
-        (&b.sketch, b.is_cut(), b.shingles),
-    )
-}
-
-/// [`containment`] for the 3-gram sketches.
-fn trigram_containment(a: &Signature, b: &Signature) -> (usize, f64) {
-    bottom_k_containment(
-        (&a.trigram_sketch, a.trigrams_cut(), a.trigrams),
-        (&b.trigram_sketch, b.trigrams_cut(), b.trigrams),
-    )
-}
-
-/// Shared values of two bottom-k samples, each given as (ascending sample, whether it was cut,
-/// distinct values in the text), and the share of the smaller text's values in the other.
-fn bottom_k_containment<T: Ord + Copy>(a: (&[T], bool, u16), b: (&[T], bool, u16)) -> (usize, f64) {
-    let cutoff = |(s, cut, _): (&[T], bool, u16)| if cut { s.last().copied() } else { None };
-    let limit = match (cutoff(a), cutoff(b)) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
+    let cutoff = |s: &Signature| {
+        if s.is_cut() {
+            s.sketch.last().copied().unwrap_or(u32::MAX)
+        } else {
+            u32::MAX
+        }
     };
-    let below = |s: &[T]| match limit {
-        Some(l) => s.partition_point(|&v| v <= l),
-        None => s.len(),
-    };
-    let xs = &a.0[..below(a.0)];
-    let ys = &b.0[..below(b.0)];
+    let limit = cutoff(a).min(cutoff(b));
+    let xs = &a.sketch[..a.sketch.partition_point(|&v| v <= limit)];
+    let ys = &b.sketch[..b.sketch.partition_point(|&v| v <= limit)];
     let shared = common(xs, ys);
-    let smaller = if a.2 <= b.2 { xs.len() } else { ys.len() };
+    let smaller = if a.shingles <= b.shingles {
+        xs.len()
+    } else {
+        ys.len()
+    };
     if smaller == 0 {
         return (shared, 0.0);
     }
     (shared, (shared as f64 / smaller as f64).min(1.0))
 }
 
-/// Names both texts mention, counted below the smaller cut-off of the two name samples.
-fn shared_names(a: &Signature, b: &Signature) -> usize {
-    let cutoff = |s: &Signature| {
-        if s.names_cut() {
-            s.name_sample.last().copied().unwrap_or(u32::MAX)
-        } else {
-            u32::MAX
-        }
-    };
-    let limit = cutoff(a).min(cutoff(b));
-    let below = |s: &[u32]| s.partition_point(|&v| v <= limit);
-    common(
-        &a.name_sample[..below(&a.name_sample)],
-        &b.name_sample[..below(&b.name_sample)],
-    )
-}
-
 /// Values in both ascending slices.
-fn common<T: Ord>(xs: &[T], ys: &[T]) -> usize {
+fn common(xs: &[u32], ys: &[u32]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < xs.len() && j < ys.len() {
         match xs[i].cmp(&ys[j]) {
@@ -237,21 +163,10 @@ fn regions_compatible(a: &[String], b: &[String]) -> bool {
     agree(&is_kommun) && agree(&is_lan)
 }
 
-/// Whether both items are tagged with a kommun and have one in common. Stricter than
-/// [`regions_compatible`], where an untagged item agrees with every place.
-fn share_kommun(a: &[String], b: &[String]) -> bool {
-    let is_kommun = |r: &&String| r.len() == 4 && r.bytes().all(|c| c.is_ascii_digit());
-    a.iter()
-        .filter(is_kommun)
-        .any(|x| b.iter().filter(is_kommun).any(|y| y == x))
-}
-
-/// Whether the texts' numbers say they report different facts: both hold at least `min`
-/// distinct numbers and less than half of the smaller set is in the other. Uses the bottom-k
-/// samples: when a sample was cut, both are compared only below the smaller cut-off, where both
-/// are complete.
-fn numbers_conflict(a: &Signature, b: &Signature, min: u8) -> bool {
-    if a.numbers < min || b.numbers < min {
+/// Whether the texts' numbers say they report different facts. Uses the bottom-k samples: when
+/// a sample was cut, both are compared only below the smaller cut-off, where both are complete.
+fn numbers_conflict(a: &Signature, b: &Signature) -> bool {
+    if a.numbers < 2 || b.numbers < 2 {
         return false;
     }
     let cut = |s: &Signature| {
@@ -275,7 +190,7 @@ fn numbers_conflict(a: &Signature, b: &Signature, min: u8) -> bool {
         .filter(|&v| v <= limit)
         .collect();
     let smaller = xs.len().min(ys.len());
-    if smaller < usize::from(min) || smaller == 0 {
+    if smaller < 2 {
         return false;
     }
     let shared = xs.iter().filter(|v| ys.binary_search(v).is_ok()).count();
@@ -304,11 +219,6 @@ mod tests {
             &codes(&["18", "1881", "1861"]),
             &hallsberg
         ));
-        // A heavy rewrite needs a kommun on both sides, in common.
-        assert!(share_kommun(&codes(&["18", "1881", "1861"]), &hallsberg));
-        assert!(!share_kommun(&kumla, &lan_only));
-        assert!(!share_kommun(&kumla, &[]));
-        assert!(!share_kommun(&kumla, &hallsberg));
     }
 
     #[test]
@@ -319,11 +229,6 @@ mod tests {
             numbers: 0,
             number_sample: Vec::new(),
             sketch,
-            words: 100,
-            trigrams: 0,
-            trigram_sketch: Vec::new(),
-            names: 0,
-            name_sample: Vec::new(),
         };
         let whole = sig((0..100).map(|v| v * 10).collect(), 100);
         let half = sig((0..50).map(|v| v * 20).collect(), 50);

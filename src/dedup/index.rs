@@ -1,14 +1,12 @@
-//! An in-memory index of recent items' signatures: an inverted index from 5-gram and name
-//! hashes to the items whose signature holds them, so a new item is compared only with items
-//! sharing a 5-gram or a name.
+//! An in-memory index of recent items' signatures: an inverted index from shingle hash to the
+//! items whose sketch holds it, so a new item is compared only with items sharing a shingle.
 //!
-//! Copied text needs at least three shared 5-gram sketch values and a heavy rewrite at least two
-//! shared names, and every sketch value and kept name is indexed, so the index finds every match
-//! [`super::same_story`] would accept, with one bound: `find` reads at most `MAX_WALK` nodes of
-//! a bucket, newest first. A shingle or name found in more recent items than that is a stock
-//! phrase ("har upprättat en anmälan om"), a big town or a widely carried story, whose newest
-//! items are as good a match as any; reading every posting of a stock phrase would make a
-//! lookup cost grow with the index.
+//! The decision needs at least three shared sketch values, and every sketch value is indexed,
+//! so the index finds every match [`super::same_story`] would accept, with one bound: `find`
+//! reads at most `MAX_WALK` nodes of a bucket, newest first. A shingle found in more recent
+//! items than that is a stock phrase ("har upprättat en anmälan om") or a widely carried story,
+//! whose newest copies are as good a match as any; reading every posting of a stock phrase
+//! would make a lookup cost grow with the index.
 //!
 //! Buckets are chains of nodes in one flat arena (8 bytes per indexed shingle, no allocation
 //! per bucket), newest node first. Removing an item only marks it gone; the arena is compacted
@@ -20,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::signature::Signature;
-use super::{HEAVY_MIN_NAMES, Judged, MIN_MATCHES, story_score};
+use super::{Judged, MIN_MATCHES, story_score};
 
 /// Smallest bucket table (a power of two).
 const MIN_BUCKETS: usize = 1 << 12;
@@ -28,8 +26,7 @@ const MIN_BUCKETS: usize = 1 << 12;
 const MAX_LOAD: usize = 2;
 /// Dead nodes tolerated before compaction, besides as many as there are live ones.
 const MIN_GARBAGE: usize = 1 << 16;
-/// Nodes of one bucket that `find` reads. Bounds a lookup to
-/// `(SKETCH_SIZE + NAME_SAMPLE) × MAX_WALK` nodes.
+/// Nodes of one bucket that `find` reads. Bounds a lookup to `SKETCH_SIZE × MAX_WALK` nodes.
 const MAX_WALK: usize = 32;
 
 /// An in-memory index of recent items: id → signature, publication time and regions.
@@ -53,7 +50,7 @@ struct Entry {
     regions: Vec<String>,
 }
 
-/// One indexed 5-gram or name of one item.
+/// One indexed shingle of one item.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     slot: u32,
@@ -85,17 +82,16 @@ impl StoryIndex {
         self.remove(id);
         // Node and slot numbers are u32; compaction frees the numbers of removed items.
         let limit = u32::MAX as usize - 1;
-        let n_keys = keys(&sig).count();
-        if self.nodes.len() + n_keys > limit || self.slots.len() >= limit {
+        if self.nodes.len() + sig.sketch.len() > limit || self.slots.len() >= limit {
             self.rebuild(self.heads.len());
-            if self.nodes.len() + n_keys > limit || self.slots.len() >= limit {
+            if self.nodes.len() + sig.sketch.len() > limit || self.slots.len() >= limit {
                 tracing::warn!(id, "story index full; item not indexed");
                 return;
             }
         }
         let slot = self.slots.len();
         self.link(slot, &sig);
-        self.live_nodes += n_keys;
+        self.live_nodes += sig.sketch.len();
         self.slots.push(Some(Entry {
             id,
             sig,
@@ -114,7 +110,7 @@ impl StoryIndex {
             return;
         };
         if let Some(entry) = self.slots[slot as usize].take() {
-            self.live_nodes -= keys(&entry.sig).count();
+            self.live_nodes -= entry.sig.sketch.len();
         }
         let garbage = self.nodes.len() - self.live_nodes;
         if garbage > self.live_nodes.max(MIN_GARBAGE) {
@@ -138,31 +134,25 @@ impl StoryIndex {
         old.len()
     }
 
-    /// The id of a stored item that tells the same story, if any: the closest match (copied
-    /// text before a heavy rewrite, then the higher containment), the smallest id on a tie.
+    /// The id of a stored item that tells the same story, if any: the one with the highest
+    /// estimated containment, the smallest id on a tie.
     pub fn find(
         &self,
         sig: &Signature,
         published: DateTime<Utc>,
         regions: &[String],
     ) -> Option<i64> {
-        // Every node met on the chains of the query's values, by slot, marked by the kind of
-        // value walked (low bit 0: 5-gram, 1: name). A bucket is shared by unrelated values of
-        // both kinds, so a slot's count can exceed its shared values, never fall short.
-        let mut hits: Vec<u64> = Vec::new();
-        let walks = sig
-            .sketch
-            .iter()
-            .map(|&v| (v, 0))
-            .chain(sig.name_sample.iter().map(|&v| (v, 1)));
-        for (v, kind) in walks {
+        // Every node met on the chains of the query's values, by slot. A bucket is shared by
+        // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
+        let mut hits: Vec<u32> = Vec::new();
+        for &v in &sig.sketch {
             let mut cur = self.heads[bucket(v, self.heads.len())];
             for _ in 0..MAX_WALK {
                 if cur == 0 {
                     break;
                 }
                 let node = self.nodes[(cur - 1) as usize];
-                hits.push(u64::from(node.slot) << 1 | kind);
+                hits.push(node.slot);
                 cur = node.next;
             }
         }
@@ -173,12 +163,11 @@ impl StoryIndex {
             regions,
         };
         let mut best: Option<(f64, i64)> = None;
-        for run in hits.chunk_by(|a, b| a >> 1 == b >> 1) {
-            let names = run.iter().filter(|&&h| h & 1 == 1).count();
-            if run.len() - names < MIN_MATCHES && names < HEAVY_MIN_NAMES {
+        for run in hits.chunk_by(|a, b| a == b) {
+            if run.len() < MIN_MATCHES {
                 continue;
             }
-            let Some(e) = &self.slots[(run[0] >> 1) as usize] else {
+            let Some(e) = &self.slots[run[0] as usize] else {
                 continue;
             };
             let stored = Judged {
@@ -218,8 +207,6 @@ impl StoryIndex {
             .map(|e| {
                 e.sig.number_sample.capacity() * size_of::<u16>()
                     + e.sig.sketch.capacity() * size_of::<u32>()
-                    + e.sig.trigram_sketch.capacity() * size_of::<u16>()
-                    + e.sig.name_sample.capacity() * size_of::<u32>()
                     + e.regions.capacity() * size_of::<String>()
                     + e.regions.iter().map(String::capacity).sum::<usize>()
             })
@@ -233,7 +220,7 @@ impl StoryIndex {
 
     /// Pushes the item's nodes and links them in front of their buckets' chains.
     fn link(&mut self, slot: usize, sig: &Signature) {
-        for v in keys(sig) {
+        for &v in &sig.sketch {
             let b = bucket(v, self.heads.len());
             self.nodes.push(Node {
                 slot: slot as u32,
@@ -260,13 +247,7 @@ impl StoryIndex {
     }
 }
 
-/// The values an item is indexed under: its 5-gram sketch and its kept names (hashed with their
-/// own seed, so they share the buckets without meaning the same).
-fn keys(sig: &Signature) -> impl Iterator<Item = u32> + '_ {
-    sig.sketch.iter().chain(&sig.name_sample).copied()
-}
-
-/// The bucket of hash `v` in a table of `len` (a power of two); the hash's low bits are
+/// The bucket of shingle hash `v` in a table of `len` (a power of two); the hash's low bits are
 /// already uniform.
 fn bucket(v: u32, len: usize) -> usize {
     v as usize & (len - 1)

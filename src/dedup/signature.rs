@@ -1,12 +1,10 @@
-//! Turns an item's text into a compact, storable signature: bottom-k sketches of its word
-//! 5-grams and 3-grams, the names it mentions, plus the facts that tell template look-alikes
-//! apart (the numbers in the text, Polisen's event stamp).
+//! Turns an item's text into a compact, storable signature: a bottom-k sketch of its word
+//! 5-grams plus the facts that tell template look-alikes apart (the numbers in the text,
+//! Polisen's event stamp).
 //!
-//! Each sketch keeps its smallest hashes. Texts up to about 260 words fit whole, so the
-//! containment of two typical items is exact; for longer texts it is estimated from the part of
-//! both sketches below the smaller cut-off, where both are complete samples. The 5-gram sketch
-//! finds copied sentences; the 3-gram sketch and the names find a heavy rewrite, which keeps the
-//! release's facts and short phrases but hardly any five-word run.
+//! The sketch keeps the `SKETCH_SIZE` smallest shingle hashes. Texts up to about 260 words fit
+//! whole, so the containment of two typical items is exact; for longer texts it is estimated from
+//! the part of both sketches below the smaller cut-off, where both are complete samples.
 
 use crate::police;
 
@@ -22,17 +20,11 @@ pub const MIN_WORDS: usize = 25;
 pub const MIN_SHINGLES: usize = 20;
 /// How many of a text's distinct numbers are kept (the ones with the smallest hashes).
 const NUMBER_SAMPLE: usize = 16;
-/// 3-gram hashes kept per signature (16-bit: they are compared, never used as index keys, and a
-/// chance collision moves a containment of dozens of 3-grams by one).
-pub const TRIGRAM_SKETCH_SIZE: usize = 256;
-/// How many of a text's distinct names are kept (the ones with the smallest hashes).
-pub const NAME_SAMPLE: usize = 16;
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 3;
-/// Bytes before the samples: version, shingle count, event key, number count, word count,
-/// 3-gram count, name count.
-const HEADER_BYTES: usize = 1 + 2 + 4 + 1 + 2 + 2 + 1;
+const FORMAT_VERSION: u8 = 2;
+/// Bytes before the samples: version, shingle count, event key, number count.
+const HEADER_BYTES: usize = 1 + 2 + 4 + 1;
 
 /// A compact signature of an item's text; `None` from [`signature`] when the text is too short.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,47 +39,22 @@ pub struct Signature {
     pub(crate) number_sample: Vec<u16>,
     /// The smallest shingle hashes (top 32 bits of 64), ascending, at most `SKETCH_SIZE`.
     pub(crate) sketch: Vec<u32>,
-    /// Words judged, after a repeated title and a closing source line are dropped (saturating).
-    pub(crate) words: u16,
-    /// Distinct 3-gram hashes in the text (saturating).
-    pub(crate) trigrams: u16,
-    /// The smallest 3-gram hashes (16 bits), ascending, at most `TRIGRAM_SKETCH_SIZE`.
-    pub(crate) trigram_sketch: Vec<u16>,
-    /// Distinct names in the text (saturating).
-    pub(crate) names: u8,
-    /// Bottom-k sample of the names' 32-bit hashes, ascending, at most `NAME_SAMPLE`.
-    pub(crate) name_sample: Vec<u32>,
 }
 
 impl Signature {
-    /// The stored form, little-endian: the header, then 2 bytes per kept number, 4 per kept
-    /// name, 4 per kept 5-gram and 2 per kept 3-gram (`13 + 2 × min(numbers, 16) +
-    /// 4 × min(names, 16) + 4 × min(5-grams, 256) + 2 × min(3-grams, 256)` bytes).
+    /// The stored form, little-endian: the header, then 2 bytes per kept number and 4 per
+    /// kept shingle (`8 + 2 × min(numbers, 16) + 4 × min(shingles, 256)` bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            HEADER_BYTES
-                + 2 * self.number_sample.len()
-                + 4 * self.name_sample.len()
-                + 4 * self.sketch.len()
-                + 2 * self.trigram_sketch.len(),
-        );
+        let mut out =
+            Vec::with_capacity(HEADER_BYTES + 2 * self.number_sample.len() + 4 * self.sketch.len());
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.event.to_le_bytes());
         out.push(self.numbers);
-        out.extend_from_slice(&self.words.to_le_bytes());
-        out.extend_from_slice(&self.trigrams.to_le_bytes());
-        out.push(self.names);
         for v in &self.number_sample {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for v in &self.name_sample {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
         for v in &self.sketch {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in &self.trigram_sketch {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
@@ -101,72 +68,40 @@ impl Signature {
         let shingles = u16::from_le_bytes([b[1], b[2]]);
         let event = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
         let numbers = b[7];
-        let words = u16::from_le_bytes([b[8], b[9]]);
-        let trigrams = u16::from_le_bytes([b[10], b[11]]);
-        let names = b[12];
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
-        let kept_names = usize::from(names).min(NAME_SAMPLE);
         let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
-        let kept_trigrams = usize::from(trigrams).min(TRIGRAM_SKETCH_SIZE);
         let body = &b[HEADER_BYTES..];
-        if body.len() != 2 * kept_numbers + 4 * kept_names + 4 * kept_shingles + 2 * kept_trigrams
+        if body.len() != 2 * kept_numbers + 4 * kept_shingles
             || usize::from(shingles) < MIN_SHINGLES
-            || usize::from(words) < MIN_WORDS
         {
             return None;
         }
-        let (nums, rest) = body.split_at(2 * kept_numbers);
-        let (name_bytes, rest) = rest.split_at(4 * kept_names);
-        let (sketch, trigram_bytes) = rest.split_at(4 * kept_shingles);
-        let u16s = |bytes: &[u8]| -> Vec<u16> {
-            bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect()
-        };
-        let u32s = |bytes: &[u8]| -> Vec<u32> {
-            bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        };
-        let sig = Signature {
+        let (nums, sketch) = body.split_at(2 * kept_numbers);
+        let number_sample: Vec<u16> = nums
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let sketch: Vec<u32> = sketch
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
+        let ascending16 = number_sample.windows(2).all(|w| w[0] < w[1]);
+        if !ascending(&sketch) || !ascending16 {
+            return None;
+        }
+        Some(Signature {
             shingles,
             event,
             numbers,
-            number_sample: u16s(nums),
-            sketch: u32s(sketch),
-            words,
-            trigrams,
-            trigram_sketch: u16s(trigram_bytes),
-            names,
-            name_sample: u32s(name_bytes),
-        };
-        let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
-        let ascending16 = |v: &[u16]| v.windows(2).all(|w| w[0] < w[1]);
-        if !ascending(&sig.sketch)
-            || !ascending(&sig.name_sample)
-            || !ascending16(&sig.number_sample)
-            || !ascending16(&sig.trigram_sketch)
-        {
-            return None;
-        }
-        Some(sig)
+            number_sample,
+            sketch,
+        })
     }
 
     /// Whether the sketch holds only part of the text's shingles.
     pub(crate) fn is_cut(&self) -> bool {
         usize::from(self.shingles) > self.sketch.len()
-    }
-
-    /// Whether the 3-gram sketch holds only part of the text's 3-grams.
-    pub(crate) fn trigrams_cut(&self) -> bool {
-        usize::from(self.trigrams) > self.trigram_sketch.len()
-    }
-
-    /// Whether the name sample holds only part of the text's names.
-    pub(crate) fn names_cut(&self) -> bool {
-        usize::from(self.names) > self.name_sample.len()
     }
 }
 
@@ -175,19 +110,16 @@ impl Signature {
 /// The title is not shingled, because sources rewrite titles freely; it serves to drop a title
 /// the text repeats, and a Polisen event title contributes its time stamp and place.
 pub fn signature(title: &str, text: &str) -> Option<Signature> {
-    let title_words: Vec<String> = tokens(title).into_iter().map(|t| t.word).collect();
-    let mut toks = tokens(text);
-    if !title_words.is_empty()
-        && toks.len() >= title_words.len()
-        && toks.iter().zip(&title_words).all(|(t, w)| t.word == *w)
-    {
-        toks.drain(..title_words.len());
+    let title_words = words(title);
+    let mut words = words(text);
+    if !title_words.is_empty() && words.starts_with(&title_words) {
+        words.drain(..title_words.len());
     }
-    drop_trailing_boilerplate(&mut toks);
-    if toks.len() < MIN_WORDS {
+    drop_trailing_boilerplate(&mut words);
+    if words.len() < MIN_WORDS {
         return None;
     }
-    let word_hashes: Vec<u64> = toks.iter().map(|t| fnv1a(t.word.as_bytes())).collect();
+    let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
     // Top 32 bits of a mixed 64-bit hash: order-preserving, so the smallest 32-bit values are
     // the smallest hashes, and two different shingles collide with chance 2⁻³².
     let mut shingles: Vec<u32> = word_hashes
@@ -201,114 +133,54 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
     }
     let total = shingles.len();
     shingles.truncate(SKETCH_SIZE);
-    let mut trigrams: Vec<u16> = word_hashes
-        .windows(3)
-        .map(|w| (w.iter().fold(TRIGRAM_SEED, |h, &t| mix64(h ^ t)) >> 48) as u16)
-        .collect();
-    trigrams.sort_unstable();
-    trigrams.dedup();
-    let trigrams_total = trigrams.len();
-    trigrams.truncate(TRIGRAM_SKETCH_SIZE);
-    let mut numbers: Vec<u16> = toks
+    let mut numbers: Vec<u16> = words
         .iter()
-        .filter(|t| t.word.bytes().any(|b| b.is_ascii_digit()))
-        .map(|t| (mix64(fnv1a(t.word.as_bytes()) ^ NUMBER_SEED) >> 48) as u16)
+        .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
+        .map(|w| (mix64(fnv1a(w.as_bytes()) ^ NUMBER_SEED) >> 48) as u16)
         .collect();
     numbers.sort_unstable();
     numbers.dedup();
     let numbers_total = numbers.len();
     numbers.truncate(NUMBER_SAMPLE);
-    let mut names: Vec<u32> = toks
-        .iter()
-        .filter(|t| t.name)
-        .map(|t| (mix64(fnv1a(name_stem(&t.word).as_bytes()) ^ NAME_SEED) >> 32) as u32)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let names_total = names.len();
-    names.truncate(NAME_SAMPLE);
     Some(Signature {
         shingles: u16::try_from(total).unwrap_or(u16::MAX),
         event: event_key(title),
         numbers: u8::try_from(numbers_total).unwrap_or(u8::MAX),
         number_sample: numbers,
         sketch: shingles,
-        words: u16::try_from(toks.len()).unwrap_or(u16::MAX),
-        trigrams: u16::try_from(trigrams_total).unwrap_or(u16::MAX),
-        trigram_sketch: trigrams,
-        names: u8::try_from(names_total).unwrap_or(u8::MAX),
-        name_sample: names,
     })
 }
 
-/// One word of a text: lowercased, and whether it is written as a name.
-#[derive(Debug)]
-struct Token {
-    word: String,
-    /// Capitalized inside a sentence and free of digits: in Swedish, where common nouns are
-    /// written in lower case, that is a person, place, street, company or authority.
-    name: bool,
-}
-
-/// Lowercased alphanumeric words; every other character separates words. A word after `.`,
-/// `!`, `?`, `:`, a dash or a quotation mark (or first in the text) starts a sentence, so its
-/// capital letter says nothing.
-fn tokens(text: &str) -> Vec<Token> {
+/// Lowercased alphanumeric words; every other character separates words.
+fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let mut capital = false;
-    let mut sentence_start = true;
-    let mut finish = |cur: &mut String, capital: bool, start: &mut bool| {
-        if cur.is_empty() {
-            return;
-        }
-        let word = std::mem::take(cur);
-        let name = capital && !*start && !word.bytes().any(|b| b.is_ascii_digit());
-        out.push(Token { word, name });
-        *start = false;
-    };
     for c in text.chars() {
         if c.is_alphanumeric() {
-            if cur.is_empty() {
-                capital = c.is_uppercase();
-            }
             cur.extend(c.to_lowercase());
-        } else {
-            finish(&mut cur, capital, &mut sentence_start);
-            if matches!(
-                c,
-                '.' | '!' | '?' | ':' | '–' | '—' | '"' | '”' | '“' | '»' | '«'
-            ) {
-                sentence_start = true;
-            }
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
         }
     }
-    finish(&mut cur, capital, &mut sentence_start);
-    out
-}
-
-/// A name without a genitive `-s` ("Gävles" → "gävle"), so that inflected mentions match. Both
-/// sides are cut alike, so a name that merely ends in s ("Borås") still matches itself.
-fn name_stem(word: &str) -> &str {
-    match word.strip_suffix('s') {
-        Some(stem) if stem.chars().count() >= 4 => stem,
-        _ => word,
+    if !cur.is_empty() {
+        out.push(cur);
     }
+    out
 }
 
 /// Drops a closing source line ("Källa: Polisen Halland", "(TT)", "Artikeln uppdateras"): local
 /// sites append it to copied text, and it would otherwise tie unrelated copies together.
-fn drop_trailing_boilerplate(words: &mut Vec<Token>) {
+fn drop_trailing_boilerplate(words: &mut Vec<String>) {
     let n = words.len();
-    if let Some(i) = (n.saturating_sub(5)..n).find(|&i| words[i].word == "källa") {
+    if let Some(i) = (n.saturating_sub(5)..n).find(|&i| words[i] == "källa") {
         words.truncate(i);
     }
-    if words.last().is_some_and(|w| w.word == "tt") {
+    if words.last().is_some_and(|w| w == "tt") {
         words.pop();
     }
     if let [.., a, b] = words.as_slice()
-        && a.word == "artikeln"
-        && b.word == "uppdateras"
+        && a == "artikeln"
+        && b == "uppdateras"
     {
         words.truncate(words.len() - 2);
     }
@@ -347,12 +219,9 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Fixed seeds keep number, name, 5-gram and 3-gram hashes apart; changing one needs a
-/// `FORMAT_VERSION` bump.
+/// Fixed seeds keep number and shingle hashes apart; changing one needs a `FORMAT_VERSION` bump.
 const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
 const SHINGLE_SEED: u64 = 0x7265_6769_6f6e_6665;
-const TRIGRAM_SEED: u64 = 0x7472_6967_7261_6d73;
-const NAME_SEED: u64 = 0x6e61_6d65_735f_7365;
 
 #[cfg(test)]
 mod tests {
@@ -385,22 +254,6 @@ mod tests {
             sourced.as_ref().map(|s| &s.sketch)
         );
         assert_eq!(plain.map(|s| s.sketch), titled.map(|s| s.sketch));
-    }
-
-    #[test]
-    fn names_are_capitalized_words_inside_sentences() {
-        let names: Vec<String> = tokens(
-            "Polisen i Kumla grep en man. Han hade varit på Storgatan: Ingen skadades. \
-             – Det var Gävles räddningstjänst och E4 stängdes, säger Anna Berg.",
-        )
-        .into_iter()
-        .filter(|t| t.name)
-        .map(|t| name_stem(&t.word).to_string())
-        .collect();
-        assert_eq!(names, ["kumla", "storgatan", "gävle", "anna", "berg"]);
-        // A name that ends in s is cut alike wherever it appears.
-        assert_eq!(name_stem("borås"), name_stem("borås"));
-        assert_eq!(name_stem("hans"), "hans");
     }
 
     #[test]
