@@ -302,12 +302,51 @@ impl Runner {
             }
             for s in &plan.sources {
                 self.sources.insert(s.id.clone(), s.clone());
-                let unchanged = old.get(&s.id).is_some_and(|o| o.url == s.url);
-                if unchanged {
-                    if let Some(at) = keep.remove(&s.id) {
-                        self.queue.push(Reverse((at, s.id.clone())));
+                let unchanged = old.get(&s.id).filter(|o| o.url == s.url);
+                if let Some(o) = unchanged {
+                    let Some(at) = keep.remove(&s.id) else {
+                        // Not queued: in flight; it is rescheduled when it finishes.
+                        continue;
+                    };
+                    let shorter = s.interval < o.interval;
+                    let sooner = if shorter {
+                        // A shorter interval applies now, not after the wait the old one set.
+                        let store = ctx.store.clone();
+                        let id = s.id.clone();
+                        let state = tokio::task::spawn_blocking(move || store.source_state(&id))
+                            .await
+                            .expect("source_state does not panic")?;
+                        let due = state.last_fetch_at.unwrap_or(now)
+                            + chrono::Duration::from_std(s.interval).unwrap_or_default();
+                        Some(due.max(now)).filter(|d| *d < at)
+                    } else {
+                        None
+                    };
+                    match sooner {
+                        Some(want) => {
+                            host.slots.release(at);
+                            let next = NextPoll {
+                                at: Some(want),
+                                reason: NextReason::Interval,
+                            };
+                            if let Some(slot) = schedule(&ctx, host, &s.id, next).await? {
+                                self.queue.push(Reverse((slot, s.id.clone())));
+                                if slot > want + chrono::Duration::seconds(1) {
+                                    continue; // `schedule` recorded the host's delay
+                                }
+                                let store = ctx.store.clone();
+                                let id = s.id.clone();
+                                let next = NextPoll {
+                                    at: Some(slot),
+                                    reason: NextReason::Interval,
+                                };
+                                tokio::task::spawn_blocking(move || store.set_next_poll(&id, next))
+                                    .await
+                                    .expect("set_next_poll does not panic")?;
+                            }
+                        }
+                        None => self.queue.push(Reverse((at, s.id.clone()))),
                     }
-                    // Not queued: in flight; it is rescheduled when it finishes.
                     continue;
                 }
                 let store = ctx.store.clone();

@@ -534,3 +534,32 @@ fn metrics_count_polls_items_requests_and_the_database() {
         assert!(text[..ty].lines().count() <= first, "{name}");
     }
 }
+
+#[test]
+fn a_shorter_interval_applies_at_reload() {
+    let origin = Origin::start();
+    origin.route(
+        "/a",
+        Route::new(200, "application/rss+xml", rss(&[("a1", "Nytt i Kumla")])),
+    );
+    let env = Env::new(&source(&origin, "a", "/a"));
+    let d = Daemon::start(&env);
+    eventually(&d, 15, "polled", || national(&d).contains("Nytt i Kumla"));
+    let next = || -> i64 {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["sources", "--json"])).unwrap();
+        let at =
+            chrono::DateTime::parse_from_rfc3339(v[0]["next_poll_at"].as_str().unwrap()).unwrap();
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
+    };
+    assert!(next() > 3000, "an hour away");
+    let text = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(
+        env.config(),
+        text.replace("interval = \"1h\"", "interval = \"30s\""),
+    )
+    .unwrap();
+    d.signal("HUP");
+    eventually(&d, 10, "the next poll moves to the new interval", || {
+        next() <= 30
+    });
+}
