@@ -97,6 +97,7 @@ fn log_report(r: &PollReport) {
             new = stats.new,
             updated = stats.updated,
             merged = stats.merged,
+            joined_story = stats.joined_story,
             ms,
             "polled"
         ),

@@ -204,7 +204,7 @@ impl Store {
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         for (id, url) in sources {
             tx.execute(
                 "INSERT INTO sources (id, url) VALUES (?1, ?2)
@@ -262,7 +262,7 @@ impl Store {
         next: &dyn Fn(&IngestStats) -> NextPoll,
     ) -> Result<IngestStats, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let mut ing = Ingest {
             source_id,
             now,
@@ -342,7 +342,7 @@ impl Store {
     pub fn forget(&self, id: &str, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         let uid = id.rsplit(':').next().unwrap_or(id);
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let Some(item_id) = tx
             .query_row("SELECT id FROM items WHERE uid = ?1", [uid], |r| {
                 r.get::<_, i64>(0)
@@ -379,7 +379,7 @@ impl Store {
     /// batches keep each write short, so polling and serving never wait long.
     pub fn prune(&self, before: DateTime<Utc>, batch: usize) -> Result<Vec<i64>, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT id FROM items i WHERE updated < ?1 AND NOT EXISTS (
@@ -402,7 +402,9 @@ impl Store {
         now: DateTime<Utc>,
         next: NextPoll,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = write_tx(&mut conn)?;
+        tx.execute(
             "UPDATE sources SET last_fetch_at = ?2, last_status = 304, last_error = NULL,
                 consecutive_errors = 0, next_poll_at = ?3, last_success_at = ?2, last_bytes = 0,
                 next_reason = ?4, redirect_url = COALESCE(?5, redirect_url)
@@ -415,6 +417,14 @@ impl Store {
                 redirect_url
             ],
         )?;
+        // Unchanged means the items of the last full fetch are still listed: they were seen,
+        // which keeps them from retention.
+        tx.execute(
+            "UPDATE item_sources SET last_seen = ?2 WHERE source_id = ?1 AND last_seen =
+                (SELECT MAX(last_seen) FROM item_sources WHERE source_id = ?1)",
+            params![source_id, ts(now)],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -535,8 +545,11 @@ impl Store {
             .collect();
         let national = pick(&national);
         let counts = {
-            let mut stmt =
-                tx.prepare_cached("SELECT code, COUNT(*) FROM item_regions GROUP BY code")?;
+            // Entries, not reports: a story's members are not counted again.
+            let mut stmt = tx.prepare_cached(
+                "SELECT r.code, COUNT(*) FROM item_regions r JOIN items i ON i.id = r.item_id
+                 WHERE i.story_id IS NULL GROUP BY r.code",
+            )?;
             stmt.query_map([], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
             })?
@@ -590,8 +603,16 @@ impl Store {
     }
 }
 
+/// A write transaction that takes the write lock at BEGIN. A deferred one would start as a
+/// reader and, in WAL mode, fail at once with SQLITE_BUSY when it tries to write after another
+/// process (`regionfeed sources`, `forget`) committed in between; taking the lock first lets the
+/// busy timeout wait instead.
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = write_tx(conn)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
