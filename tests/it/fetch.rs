@@ -372,6 +372,7 @@ fn hostile_origins_cost_bounded_memory_and_time() {
         "took {took:?}: the timeout is 3 s"
     );
     let peak = peak_kib(&stderr);
+    println!("poll --once against hostile origins: peak memory {peak} KiB, {took:?}");
     assert!(peak < 256 * 1024, "peak memory {peak} KiB");
 
     assert_eq!(row(&env, "healthy")["items"], 5);
