@@ -720,20 +720,8 @@ const EN_MONTHS: [&str; 12] = [
     "november",
     "december",
 ];
-const SV_MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
+/// Swedish month names, as Polisen writes them in titles too.
+const SV_MONTHS: [&str; 12] = crate::police::MONTHS;
 const WEEKDAYS: [&str; 14] = [
     "monday",
     "tuesday",

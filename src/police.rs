@@ -5,7 +5,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use crate::model::PoliceTitle;
 use crate::parse::stockholm_to_utc;
 
-const MONTHS: [&str; 12] = [
+/// Swedish month names, lowercase, January first.
+pub(crate) const MONTHS: [&str; 12] = [
     "januari",
     "februari",
     "mars",

@@ -827,7 +827,8 @@ fn join_story(
             .optional()?,
         None => None,
     };
-    let Some((leader, _)) = other else {
+    // This item may lead a story that later reports join: the index must know it.
+    let remember = |ing: &mut Ingest<'_>| {
         ing.pending
             .insert(id, sig.clone(), item.published, regions.to_vec());
         ing.learned.push(IndexedItem {
@@ -836,6 +837,9 @@ fn join_story(
             published: item.published,
             regions: regions.to_vec(),
         });
+    };
+    let Some((leader, _)) = other else {
+        remember(ing);
         return Ok(false);
     };
     let leader_published: i64 =
@@ -858,14 +862,7 @@ fn join_story(
              WHERE id = ?1",
             params![id, leader],
         )?;
-        ing.pending
-            .insert(id, sig.clone(), item.published, regions.to_vec());
-        ing.learned.push(IndexedItem {
-            id,
-            signature: sig.clone(),
-            published: item.published,
-            regions: regions.to_vec(),
-        });
+        remember(ing);
     } else {
         tx.execute(
             "UPDATE items SET story_id = ?2 WHERE id = ?1",
