@@ -20,6 +20,11 @@ fn rss(items: &[(&str, &str)]) -> String {
     s + "</channel></rss>"
 }
 
+/// The origin's answer: an RSS feed of these (guid, title) items.
+fn rss_route(items: &[(&str, &str)]) -> Route {
+    Route::new(200, "application/rss+xml", rss(items))
+}
+
 fn source(origin: &Origin, id: &str, path: &str) -> String {
     format!(
         "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"18\"\ninterval = \"1h\"\n\n",
@@ -64,10 +69,7 @@ fn expect_notify(sock: &UnixDatagram, want: &str, secs: u64, seen: &mut Vec<Stri
 #[test]
 fn sd_notify_ready_watchdog_reload_stopping() {
     let origin = Origin::start();
-    origin.route(
-        "/a",
-        Route::new(200, "application/rss+xml", rss(&[("a1", "Nytt i Kumla")])),
-    );
+    origin.route("/a", rss_route(&[("a1", "Nytt i Kumla")]));
     let env = Env::new(&source(&origin, "a", "/a"));
     let sock_path = env.dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
@@ -116,22 +118,8 @@ fn sd_notify_ready_watchdog_reload_stopping() {
 #[test]
 fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
     let origin = Origin::start();
-    origin.route(
-        "/a",
-        Route::new(
-            200,
-            "application/rss+xml",
-            rss(&[("a1", "Nytt bibliotek i Kumla")]),
-        ),
-    );
-    origin.route(
-        "/b",
-        Route::new(
-            200,
-            "application/rss+xml",
-            rss(&[("b1", "Ny skola byggs i Testby")]),
-        ),
-    );
+    origin.route("/a", rss_route(&[("a1", "Nytt bibliotek i Kumla")]));
+    origin.route("/b", rss_route(&[("b1", "Ny skola byggs i Testby")]));
     let env = Env::new(&source(&origin, "a", "/a"));
     let d = Daemon::start(&env);
     eventually(&d, 15, "source a polled", || {
@@ -286,14 +274,7 @@ fn kill_9_during_ingestion_loses_nothing_committed() {
 #[test]
 fn a_full_disk_keeps_serving_and_recovers() {
     let origin = Origin::start();
-    origin.route(
-        "/small",
-        Route::new(
-            200,
-            "application/rss+xml",
-            rss(&[("s1", "Liten nyhet i Kumla")]),
-        ),
-    );
+    origin.route("/small", rss_route(&[("s1", "Liten nyhet i Kumla")]));
     let env = Env::new(&source(&origin, "small", "/small"));
     // First run: the database exists with one item.
     {
@@ -462,14 +443,7 @@ fn systemd_unit_verifies_and_is_hardened() {
 #[test]
 fn metrics_count_polls_items_requests_and_the_database() {
     let origin = Origin::start();
-    origin.route(
-        "/a",
-        Route::new(
-            200,
-            "application/rss+xml",
-            rss(&[("a1", "Nytt bibliotek i Kumla")]),
-        ),
-    );
+    origin.route("/a", rss_route(&[("a1", "Nytt bibliotek i Kumla")]));
     origin.route("/broken", Route::new(500, "text/plain", "boom"));
     let env = Env::new(
         &[
@@ -538,10 +512,7 @@ fn metrics_count_polls_items_requests_and_the_database() {
 #[test]
 fn a_shorter_interval_applies_at_reload() {
     let origin = Origin::start();
-    origin.route(
-        "/a",
-        Route::new(200, "application/rss+xml", rss(&[("a1", "Nytt i Kumla")])),
-    );
+    origin.route("/a", rss_route(&[("a1", "Nytt i Kumla")]));
     let env = Env::new(&source(&origin, "a", "/a"));
     let d = Daemon::start(&env);
     eventually(&d, 15, "polled", || national(&d).contains("Nytt i Kumla"));
