@@ -579,3 +579,43 @@ fn shutdown_stops_accepting_and_returns() {
     assert!(closed_within(&mut idle, Duration::from_secs(5)));
     assert!(TcpStream::connect(s.addr).is_err(), "still accepting");
 }
+
+#[test]
+fn a_client_dripping_its_headers_is_cut_off_at_the_header_deadline() {
+    let s = Server::start(
+        Limits {
+            header_read_timeout: Duration::from_secs(2),
+            ..Limits::default()
+        },
+        vec![],
+    );
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    let started = Instant::now();
+    let head = b"GET /feeds/sverige.atom HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+    // One byte every 250 ms: always making progress, never finishing.
+    let mut closed = false;
+    for b in head.iter() {
+        if c.write_all(&[*b]).is_err() || closed_within(&mut c, Duration::from_millis(250)) {
+            closed = true;
+            break;
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "closed early, after {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "closed late, after {took:?}");
+    // A kept-alive client that asks again within the deadline is served each time.
+    let mut k = TcpStream::connect(s.addr).unwrap();
+    k.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..4 {
+        k.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = k.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("ok\n"));
+        std::thread::sleep(Duration::from_millis(900));
+    }
+}
