@@ -3,65 +3,41 @@
 
 use std::path::Path;
 
-use crate::support::{Env, Origin, Route, atom, feedparser, files_under, titles};
+use crate::support::{
+    Env, FIXTURE_SOURCES, Origin, Route, atom, feedparser, files_under, fixture_origin,
+    read_fixture, source_toml, titles,
+};
 
 /// The origin and config every end-to-end test starts from: four healthy sources of different
 /// shapes (Polisen RSS, WordPress RSS, ISO-8859-1 RSS, Atom) and two broken ones.
 fn setup() -> (Origin, Env) {
-    let origin = Origin::start();
-    origin.route(
-        "/polisen/blekinge",
-        Route::new(
-            200,
-            "application/rss+xml; charset=utf-8",
-            crate::support::read_fixture("feeds/polisen-blekinge.xml"),
-        ),
-    );
-    origin.route("/lokal/feed", Route::feed("feeds/lokal-wordpress.xml"));
-    // No charset in the header: the XML declaration says ISO-8859-1.
-    origin.route(
-        "/kumla/nyheter.rss",
-        Route::new(
-            200,
-            "application/rss+xml",
-            crate::support::read_fixture("feeds/kommun-latin1.xml"),
-        ),
-    );
-    origin.route(
-        "/varmland/feed.atom",
-        Route::new(
-            200,
-            "application/atom+xml",
-            crate::support::read_fixture("feeds/lokal-atom.xml"),
-        ),
-    );
+    let origin = fixture_origin();
     origin.route(
         "/broken/500",
         Route::new(500, "text/plain", "internal error"),
     );
     origin.route(
         "/broken/html",
-        Route::new(
-            200,
-            "text/html",
-            crate::support::read_fixture("feeds/not-a-feed.html"),
-        ),
+        Route::new(200, "text/html", read_fixture("feeds/not-a-feed.html")),
     );
-    let source = |id: &str, path: &str, region: &str| {
-        format!(
-            "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"{region}\"\ninterval = \"5m\"\n\n",
-            origin.url(path)
-        )
-    };
-    let sources = [
-        source("polisen-blekinge", "/polisen/blekinge", "10"),
-        source("orebrolokalen", "/lokal/feed", "18"),
-        source("kumla-kommun", "/kumla/nyheter.rss", "1881"),
-        source("varmlandsnytt", "/varmland/feed.atom", "17"),
-        source("broken-500", "/broken/500", "18"),
-        source("broken-html", "/broken/html", "18"),
-    ]
-    .concat();
+    let mut sources: String = FIXTURE_SOURCES
+        .iter()
+        .map(|(path, id, region)| source_toml(&origin, id, path, region, "5m"))
+        .collect();
+    sources.push_str(&source_toml(
+        &origin,
+        "broken-500",
+        "/broken/500",
+        "18",
+        "5m",
+    ));
+    sources.push_str(&source_toml(
+        &origin,
+        "broken-html",
+        "/broken/html",
+        "18",
+        "5m",
+    ));
     let env = Env::new(&sources);
     (origin, env)
 }

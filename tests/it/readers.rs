@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Daemon, Env, HttpResponse, Origin, Recorder, Route, fixture, http};
+use crate::support::{Daemon, Env, HttpResponse, Origin, Recorder, fixture, http};
 
 /// The public base URL every test config uses (`Env`): self links name it, not the loopback port.
 const BASE: &str = "http://feeds.example.test";
@@ -22,33 +22,14 @@ pub struct Running {
 }
 
 pub fn start() -> Running {
-    let origin = Origin::start();
-    origin.route(
-        "/polisen/blekinge",
-        Route::new(
-            200,
-            "application/rss+xml; charset=utf-8",
-            crate::support::read_fixture("feeds/polisen-blekinge.xml"),
-        ),
-    );
-    origin.route("/lokal/feed", Route::feed("feeds/lokal-wordpress.xml"));
-    origin.route("/kumla/nyheter.rss", Route::feed("feeds/kommun-latin1.xml"));
-    origin.route("/varmland/feed.atom", Route::feed("feeds/lokal-atom.xml"));
+    let origin = crate::support::fixture_origin();
     let hub = Recorder::start(204);
-    let source = |id: &str, path: &str, region: &str| {
-        format!(
-            "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"{region}\"\ninterval = \"1h\"\n\n",
-            origin.url(path)
-        )
-    };
-    let config = [
-        format!("[websub]\nhub = \"{}\"\n\n", hub.url("/hub")),
-        source("polisen-blekinge", "/polisen/blekinge", "10"),
-        source("orebrolokalen", "/lokal/feed", "18"),
-        source("kumla-kommun", "/kumla/nyheter.rss", "1881"),
-        source("varmlandsnytt", "/varmland/feed.atom", "17"),
-    ]
-    .concat();
+    let mut config = format!("[websub]\nhub = \"{}\"\n\n", hub.url("/hub"));
+    for (path, id, region) in crate::support::FIXTURE_SOURCES {
+        config.push_str(&crate::support::source_toml(
+            &origin, id, path, region, "1h",
+        ));
+    }
     let env = Env::new(&config);
     let d = Daemon::start(&env);
     wait_until_settled(&d);

@@ -638,3 +638,39 @@ impl Recorder {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// The four healthy fixture feeds of different shapes, as the end-to-end tests serve them:
+/// (path, source id, region prior). Polisen RSS, WordPress RSS, ISO-8859-1 RSS (no charset in
+/// the header: the XML declaration says it), and Atom.
+pub const FIXTURE_SOURCES: [(&str, &str, &str); 4] = [
+    ("/polisen/blekinge", "polisen-blekinge", "10"),
+    ("/lokal/feed", "orebrolokalen", "18"),
+    ("/kumla/nyheter.rss", "kumla-kommun", "1881"),
+    ("/varmland/feed.atom", "varmlandsnytt", "17"),
+];
+
+/// An origin serving the `FIXTURE_SOURCES` feeds.
+pub fn fixture_origin() -> Origin {
+    let origin = Origin::start();
+    let feeds = [
+        (
+            "application/rss+xml; charset=utf-8",
+            "feeds/polisen-blekinge.xml",
+        ),
+        ("application/xml", "feeds/lokal-wordpress.xml"),
+        ("application/rss+xml", "feeds/kommun-latin1.xml"),
+        ("application/atom+xml", "feeds/lokal-atom.xml"),
+    ];
+    for ((path, _, _), (ctype, file)) in FIXTURE_SOURCES.iter().zip(feeds) {
+        origin.route(path, Route::new(200, ctype, read_fixture(file)));
+    }
+    origin
+}
+
+/// A `[[source]]` table for a path of `origin`.
+pub fn source_toml(origin: &Origin, id: &str, path: &str, region: &str, interval: &str) -> String {
+    format!(
+        "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"{region}\"\ninterval = \"{interval}\"\n\n",
+        origin.url(path)
+    )
+}
