@@ -657,11 +657,12 @@ impl Validator {
         let mut places: Vec<_> = places.into_iter().collect();
         places.sort_by_key(|(_, v)| v.span().start);
         for (name, code) in places {
-            let ok = code.get_ref().len() == 4
-                && self
-                    .regions
-                    .get(code.get_ref())
-                    .is_some_and(|r| r.lan.is_some());
+            // One kommun code, or several separated by spaces for a district that covers them all.
+            let parts: Vec<&str> = code.get_ref().split_whitespace().collect();
+            let ok = !parts.is_empty()
+                && parts
+                    .iter()
+                    .all(|c| c.len() == 4 && self.regions.get(c).is_some_and(|r| r.lan.is_some()));
             if name.trim().is_empty() {
                 self.rep(file, text)
                     .at(code.span(), "place name must not be empty");
@@ -669,13 +670,13 @@ impl Validator {
                 self.rep(file, text).at(
                     code.span(),
                     format!(
-                        "place {name:?}: {:?} is not a kommun code (4 digits, e.g. \"1881\")",
+                        "place {name:?}: {:?} is not a kommun code (4 digits, e.g. \"1881\", or several separated by spaces)",
                         code.get_ref()
                     ),
                 );
             } else {
-                self.places
-                    .push((name.trim().to_string(), code.into_inner()));
+                let codes = parts.join(" ");
+                self.places.push((name.trim().to_string(), codes));
             }
         }
     }

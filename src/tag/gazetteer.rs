@@ -415,15 +415,30 @@ fn add_operator_places(
         if name.is_empty() {
             return Err(TagError::EmptyName);
         }
-        let target = if let Some(&k) = codes.kommun_by_code.get(code.trim()) {
-            Target::Kommun(k)
-        } else if let Some(&l) = codes.lan_by_code.get(code.trim()) {
-            Target::Lan(l)
-        } else {
-            return Err(TagError::UnknownCode {
-                name: name.to_string(),
-                code: code.clone(),
-            });
+        let unknown = || TagError::UnknownCode {
+            name: name.to_string(),
+            code: code.clone(),
+        };
+        let parts: Vec<&str> = code.split_whitespace().collect();
+        let target = match parts[..] {
+            [one] => {
+                if let Some(&k) = codes.kommun_by_code.get(one) {
+                    Target::Kommun(k)
+                } else if let Some(&l) = codes.lan_by_code.get(one) {
+                    Target::Lan(l)
+                } else {
+                    return Err(unknown());
+                }
+            }
+            // Several kommun codes: a district of the operator's own ("lokalpolisområde Nacka")
+            // that means all of them, like a row of lokalpolisomraden.csv.
+            [_, _, ..] => Target::All(
+                parts
+                    .iter()
+                    .map(|c| codes.kommun_by_code.get(c).copied().ok_or_else(unknown))
+                    .collect::<Result<_, _>>()?,
+            ),
+            [] => return Err(unknown()),
         };
         title_places.insert(fold(name), target.clone());
         let entry = Entry {

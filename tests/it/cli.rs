@@ -58,7 +58,14 @@ fn check_reports_file_line_col() {
             "[[source]]\nid = \"a\"\nurl = \"https://example.org/feed\"\ninterval = \"5 minutes\"\n",
             format!("{}:12: bad duration", first + 3),
         ),
+        (
+            // Text before any [[source]] continues the scratch config's [places] table.
+            "\"Storby\" = \"0182 99\"\n",
+            format!("{first}:12: place \"Storby\": \"0182 99\" is not a kommun code"),
+        ),
     ];
+    // A place may name several kommuner: an operator's own district.
+    check("\"lokalpolisområde Nacka\" = \"0182  0192\"\n", &[]);
     for (sources, want) in cases {
         check(sources, &[want]);
     }

@@ -76,6 +76,53 @@ fn rule_cases() {
     assert!(n >= 40, "only {n} cases");
 }
 
+/// The shipped lokalpolisområde map: every row tags exactly its kommuner, and region
+/// Bergslagen (Örebro, Värmlands and Dalarnas län) is covered with each kommun in one row.
+#[test]
+fn lokalpolisomraden_cover_bergslagen() {
+    let csv = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lokalpolisomraden.csv"),
+    )
+    .expect("data file");
+    let regions = Regions::get_builtin();
+    let mut covered: Vec<String> = Vec::new();
+    for line in csv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = line.split(',').collect();
+        let mut want = codes(f[2]);
+        want.sort();
+        let lan: BTreeSet<String> = want
+            .iter()
+            .map(|k| regions.lan_of(k).expect("known kommun").code.clone())
+            .collect();
+        let lan: Vec<String> = lan.into_iter().collect();
+        let title = format!("Nya besked från lokalpolisområde {}", f[1]);
+        check(
+            &title,
+            "Polisen berättar mer på torsdag.",
+            None,
+            &want,
+            &lan,
+        );
+        if f[0] == "Bergslagen" {
+            covered.extend(want);
+        }
+    }
+    let mut bergslagen: Vec<String> = ["17", "18", "20"]
+        .iter()
+        .flat_map(|l| regions.kommuner_in(l))
+        .map(|k| k.code.clone())
+        .collect();
+    bergslagen.sort();
+    covered.sort();
+    assert_eq!(
+        covered, bergslagen,
+        "each Bergslagen kommun in exactly one row"
+    );
+}
+
 #[test]
 fn evidence_names_the_text_and_rule() {
     let tags = tagger().tag("Bilbrand i Nora under natten", "", Some("18"));
@@ -102,6 +149,11 @@ fn operator_places_extend_and_override() {
     let places = vec![
         ("Kvarntorp".to_string(), "1881".to_string()),
         ("Mellösa".to_string(), "0482".to_string()),
+        // A district of the operator's own: several kommun codes mean all of them.
+        (
+            "lokalpolisområde Nacka".to_string(),
+            "0182 0192".to_string(),
+        ),
     ];
     let t = Tagger::new(&places).expect("valid places");
     let tags = t.tag("Ny cykelväg till Kvarntorp", "", None);
@@ -109,8 +161,17 @@ fn operator_places_extend_and_override() {
     assert_eq!(tags.evidence[0].rule, "place");
     // Built in, Mellösa is a homonym in two kommuner; the operator says which one.
     assert_eq!(t.tag("Brand i Mellösa", "", None).kommuner, ["0482"]);
-    let bad = Tagger::new(&[("Ingenstans".to_string(), "9999".to_string())]);
-    assert!(matches!(bad, Err(TagError::UnknownCode { .. })), "{bad:?}");
+    let tags = t.tag("Fler poliser i lokalpolisområde Nacka", "", None);
+    assert_eq!(tags.kommuner, ["0182", "0192"]);
+    assert_eq!(tags.lan, ["01"]);
+    assert_eq!(tags.evidence[0].matched, "lokalpolisområde Nacka");
+    for code in ["9999", "0182 9999", "01 0182"] {
+        let bad = Tagger::new(&[("Ingenstans".to_string(), code.to_string())]);
+        assert!(
+            matches!(bad, Err(TagError::UnknownCode { .. })),
+            "{code}: {bad:?}"
+        );
+    }
 }
 
 /// One labelled line: the same shape as the shared `tagging-dev.jsonl`.
