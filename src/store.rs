@@ -315,15 +315,22 @@ impl Store {
     pub fn story_candidates(&self, since: DateTime<Utc>) -> Result<Vec<IndexedItem>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, signature, published FROM items
+            "SELECT id, signature, published, title, body_text FROM items
              WHERE signature IS NOT NULL AND story_id IS NULL AND published >= ?1",
         )?;
-        let rows: Vec<(i64, Vec<u8>, i64)> = stmt
-            .query_map([ts(since)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        type Row = (i64, Vec<u8>, i64, String, String);
+        let rows: Vec<Row> = stmt
+            .query_map([ts(since)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, bytes, published) in rows {
-            let Some(signature) = Signature::from_bytes(&bytes) else {
+        for (id, bytes, published, title, text) in rows {
+            // A signature stored by an older build (another format version) is recomputed from
+            // the stored text, so an upgrade keeps matching against recent items.
+            let Some(signature) =
+                Signature::from_bytes(&bytes).or_else(|| crate::dedup::signature(&title, &text))
+            else {
                 continue;
             };
             out.push(IndexedItem {

@@ -1,6 +1,6 @@
-//! Turns an item's text into a compact, storable signature: a bottom-k sketch of its word
-//! 5-grams plus the facts that tell template look-alikes apart (the numbers in the text,
-//! Polisen's event stamp).
+//! Turns an item's text into a compact, storable signature: bottom-k sketches of its word
+//! 5-grams and 3-grams plus the facts that tell template look-alikes apart (the numbers and the
+//! specific names in the text, Polisen's event stamp).
 //!
 //! The sketch keeps the `SKETCH_SIZE` smallest shingle hashes. Texts up to about 260 words fit
 //! whole, so the containment of two typical items is exact; for longer texts it is estimated from
@@ -20,11 +20,17 @@ pub const MIN_WORDS: usize = 25;
 pub const MIN_SHINGLES: usize = 20;
 /// How many of a text's distinct numbers are kept (the ones with the smallest hashes).
 const NUMBER_SAMPLE: usize = 16;
+/// How many of a text's distinct specific names are kept (the ones with the smallest hashes).
+const NAME_SAMPLE: usize = 16;
+/// Word 3-gram hashes kept per signature: enough for a brief or a national copy (≤ 130 words)
+/// whole, which is where they are compared.
+pub const TRIGRAM_SKETCH_SIZE: usize = 128;
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 2;
-/// Bytes before the samples: version, shingle count, event key, number count.
-const HEADER_BYTES: usize = 1 + 2 + 4 + 1;
+const FORMAT_VERSION: u8 = 3;
+/// Bytes before the samples: version, shingle count, event key, number count, name count,
+/// 3-gram count.
+const HEADER_BYTES: usize = 1 + 2 + 4 + 1 + 1 + 2;
 
 /// A compact signature of an item's text; `None` from [`signature`] when the text is too short.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,24 +43,43 @@ pub struct Signature {
     pub(crate) numbers: u8,
     /// Bottom-k sample of the numeric tokens' 16-bit hashes, ascending, at most `NUMBER_SAMPLE`.
     pub(crate) number_sample: Vec<u16>,
+    /// Distinct specific names in title and text (saturating); see [`names`].
+    pub(crate) names: u8,
+    /// Bottom-k sample of the names' 32-bit hashes, ascending, at most `NAME_SAMPLE`.
+    pub(crate) name_sample: Vec<u32>,
+    /// Distinct word 3-grams in the text (saturating at `u16::MAX`).
+    pub(crate) trigrams: u16,
+    /// The smallest 3-gram hashes, ascending, at most `TRIGRAM_SKETCH_SIZE`.
+    pub(crate) trigram_sketch: Vec<u32>,
     /// The smallest shingle hashes (top 32 bits of 64), ascending, at most `SKETCH_SIZE`.
     pub(crate) sketch: Vec<u32>,
 }
 
 impl Signature {
-    /// The stored form, little-endian: the header, then 2 bytes per kept number and 4 per
-    /// kept shingle (`8 + 2 × min(numbers, 16) + 4 × min(shingles, 256)` bytes).
+    /// The stored form, little-endian: the header, then 2 bytes per kept number and 4 per kept
+    /// name, 3-gram and 5-gram (`11 + 2 × min(numbers, 16) + 4 × (min(names, 16) +
+    /// min(3-grams, 128) + min(5-grams, 256))` bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(HEADER_BYTES + 2 * self.number_sample.len() + 4 * self.sketch.len());
+        let mut out = Vec::with_capacity(
+            HEADER_BYTES
+                + 2 * self.number_sample.len()
+                + 4 * (self.name_sample.len() + self.trigram_sketch.len() + self.sketch.len()),
+        );
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.event.to_le_bytes());
         out.push(self.numbers);
+        out.push(self.names);
+        out.extend_from_slice(&self.trigrams.to_le_bytes());
         for v in &self.number_sample {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for v in &self.sketch {
+        for v in self
+            .name_sample
+            .iter()
+            .chain(&self.trigram_sketch)
+            .chain(&self.sketch)
+        {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
@@ -68,26 +93,36 @@ impl Signature {
         let shingles = u16::from_le_bytes([b[1], b[2]]);
         let event = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
         let numbers = b[7];
+        let names = b[8];
+        let trigrams = u16::from_le_bytes([b[9], b[10]]);
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
+        let kept_names = usize::from(names).min(NAME_SAMPLE);
+        let kept_trigrams = usize::from(trigrams).min(TRIGRAM_SKETCH_SIZE);
         let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
         let body = &b[HEADER_BYTES..];
-        if body.len() != 2 * kept_numbers + 4 * kept_shingles
+        if body.len() != 2 * kept_numbers + 4 * (kept_names + kept_trigrams + kept_shingles)
             || usize::from(shingles) < MIN_SHINGLES
         {
             return None;
         }
-        let (nums, sketch) = body.split_at(2 * kept_numbers);
+        let (nums, rest) = body.split_at(2 * kept_numbers);
         let number_sample: Vec<u16> = nums
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
-        let sketch: Vec<u32> = sketch
+        let mut words32 = rest
             .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let name_sample: Vec<u32> = words32.by_ref().take(kept_names).collect();
+        let trigram_sketch: Vec<u32> = words32.by_ref().take(kept_trigrams).collect();
+        let sketch: Vec<u32> = words32.collect();
         let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
         let ascending16 = number_sample.windows(2).all(|w| w[0] < w[1]);
-        if !ascending(&sketch) || !ascending16 {
+        if !ascending(&sketch)
+            || !ascending(&trigram_sketch)
+            || !ascending(&name_sample)
+            || !ascending16
+        {
             return None;
         }
         Some(Signature {
@@ -95,6 +130,10 @@ impl Signature {
             event,
             numbers,
             number_sample,
+            names,
+            name_sample,
+            trigrams,
+            trigram_sketch,
             sketch,
         })
     }
@@ -120,19 +159,20 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         return None;
     }
     let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
-    // Top 32 bits of a mixed 64-bit hash: order-preserving, so the smallest 32-bit values are
-    // the smallest hashes, and two different shingles collide with chance 2⁻³².
-    let mut shingles: Vec<u32> = word_hashes
-        .windows(SHINGLE_WORDS)
-        .map(|w| (w.iter().fold(SHINGLE_SEED, |h, &t| mix64(h ^ t)) >> 32) as u32)
-        .collect();
-    shingles.sort_unstable();
-    shingles.dedup();
-    if shingles.len() < MIN_SHINGLES {
+    let (total, shingles) = bottom_k(&word_hashes, SHINGLE_WORDS, SHINGLE_SEED, SKETCH_SIZE);
+    if total < MIN_SHINGLES {
         return None;
     }
-    let total = shingles.len();
-    shingles.truncate(SKETCH_SIZE);
+    let (trigrams, trigram_sketch) = bottom_k(&word_hashes, 3, TRIGRAM_SEED, TRIGRAM_SKETCH_SIZE);
+    let mut name_sample: Vec<u32> = names(title)
+        .into_iter()
+        .chain(names(text))
+        .map(|n| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32)
+        .collect();
+    name_sample.sort_unstable();
+    name_sample.dedup();
+    let names_total = name_sample.len();
+    name_sample.truncate(NAME_SAMPLE);
     let mut numbers: Vec<u16> = words
         .iter()
         .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
@@ -147,7 +187,127 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         event: event_key(title),
         numbers: u8::try_from(numbers_total).unwrap_or(u8::MAX),
         number_sample: numbers,
+        names: u8::try_from(names_total).unwrap_or(u8::MAX),
+        name_sample,
+        trigrams: u16::try_from(trigrams).unwrap_or(u16::MAX),
+        trigram_sketch,
         sketch: shingles,
+    })
+}
+
+/// How many distinct `n`-word runs the text has, and the smallest `k` of their hashes,
+/// ascending. The top 32 bits of a mixed 64-bit hash keep the order, so the smallest 32-bit
+/// values are the smallest hashes, and two different runs collide with chance 2⁻³².
+fn bottom_k(word_hashes: &[u64], n: usize, seed: u64, k: usize) -> (usize, Vec<u32>) {
+    let mut runs: Vec<u32> = word_hashes
+        .windows(n)
+        .map(|w| (w.iter().fold(seed, |h, &t| mix64(h ^ t)) >> 32) as u32)
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let total = runs.len();
+    runs.truncate(k);
+    (total, runs)
+}
+
+/// The specific names a text mentions: capitalized words inside a sentence (streets,
+/// districts, people, firms: "Drottninggatan", "Araby"), lowercased. Kommun names (and their
+/// genitives), months and weekdays are left out: two notices from one kommun share its name
+/// whatever they are about, while two template notices about different streets share none of
+/// their street names, and a rewrite keeps them.
+fn names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut sentence_start = true;
+    let mut gap = String::new();
+    let mut word = String::new();
+    // A trailing separator flushes the last word.
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() {
+            if word.is_empty() && !sentence_start && starts_sentence(&gap) {
+                sentence_start = true;
+            }
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            if !sentence_start && let Some(n) = specific_name(&word) {
+                out.push(n);
+            }
+            sentence_start = false;
+            word.clear();
+            gap.clear();
+        }
+        gap.push(c);
+    }
+    out
+}
+
+/// Whether the text between two words ends a sentence: `.`, `!`, `?` or `:` followed by a
+/// space, or a dash between spaces (a quote or an aside opens with one).
+fn starts_sentence(gap: &str) -> bool {
+    let Some((before, _)) = gap.split_once(char::is_whitespace) else {
+        return false;
+    };
+    before.ends_with(['.', '!', '?', ':'])
+        || gap.split_whitespace().any(|p| matches!(p, "–" | "-" | "—"))
+}
+
+/// A capitalized word that names something specific, lowercased; `None` for other words.
+fn specific_name(word: &str) -> Option<String> {
+    let first = word.chars().next()?;
+    if !first.is_uppercase()
+        || word.chars().count() < 3
+        || word
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .all(char::is_uppercase)
+    {
+        return None;
+    }
+    let lower = word.to_lowercase();
+    if MONTHS_AND_DAYS.contains(&lower.as_str()) {
+        return None;
+    }
+    let kommuner = kommun_names();
+    let base = lower.strip_suffix('s').filter(|b| kommuner.contains(*b));
+    if kommuner.contains(lower.as_str()) || base.is_some() {
+        return None;
+    }
+    Some(lower)
+}
+
+const MONTHS_AND_DAYS: &[&str] = &[
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+    "måndag",
+    "tisdag",
+    "onsdag",
+    "torsdag",
+    "fredag",
+    "lördag",
+    "söndag",
+];
+
+/// The 290 kommun names, lowercased.
+fn kommun_names() -> &'static std::collections::HashSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        crate::regions::Regions::get_builtin()
+            .kommuner()
+            .iter()
+            .map(|k| k.name.to_lowercase())
+            .collect()
     })
 }
 
@@ -222,6 +382,8 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
 /// Fixed seeds keep number and shingle hashes apart; changing one needs a `FORMAT_VERSION` bump.
 const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
 const SHINGLE_SEED: u64 = 0x7265_6769_6f6e_6665;
+const TRIGRAM_SEED: u64 = 0x7472_6967_7261_6d73;
+const NAME_SEED: u64 = 0x6e61_6d65_7320_2020;
 
 #[cfg(test)]
 mod tests {
@@ -254,6 +416,26 @@ mod tests {
             sourced.as_ref().map(|s| &s.sketch)
         );
         assert_eq!(plain.map(|s| s.sketch), titled.map(|s| s.sketch));
+    }
+
+    #[test]
+    fn names_are_specific_capitalized_words_inside_sentences() {
+        let text = "Från och med måndag den 14 april påbörjar Gävle kommun arbete på \
+            Drottninggatan mellan Nygatan och Kyrkogatan. Under arbetet är gatan avstängd. \
+            – Det blir bra, säger Anna Lindqvist på Gävles Tekniska kontor. Ring SMHI: Ingen fara.";
+        assert_eq!(
+            names(text),
+            [
+                "drottninggatan",
+                "nygatan",
+                "kyrkogatan",
+                "anna",
+                "lindqvist",
+                "tekniska"
+            ]
+        );
+        assert_eq!(names("Brand i Araby"), ["araby"]);
+        assert!(names("").is_empty());
     }
 
     #[test]

@@ -61,14 +61,20 @@ fn setup() -> (Origin, Env) {
             ]),
         ),
     );
-    let src = |id: &str, path: &str| {
-        format!(
-            "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"18\"\n\n",
-            origin.url(path)
-        )
-    };
-    let env = Env::new(&[src("polisen", "/polisen"), src("lokal", "/lokal")].concat());
+    let env = Env::new(&sources(&origin, &["polisen", "lokal"]));
     (origin, env)
+}
+
+/// `[[source]]` tables for the given routes of the origin, each source named after its route.
+fn sources(origin: &Origin, ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| {
+            format!(
+                "[[source]]\nid = \"{id}\"\nurl = \"{}\"\nregion = \"18\"\n\n",
+                origin.url(&format!("/{id}"))
+            )
+        })
+        .collect()
 }
 
 fn entries(env: &Env, path: &str) -> Vec<feed_rs::model::Entry> {
@@ -136,6 +142,69 @@ fn a_local_rewrite_joins_the_press_release_story() {
         .count();
     assert_eq!(traffic, 2);
     assert_eq!(national.len(), 4, "story, two events, the sports item");
+}
+
+/// The story a rewrite joins, as the Kumla feed shows it: the alternate link and the related ones.
+fn samverkan_story(env: &Env) -> Vec<(String, Option<String>)> {
+    let all = entries(env, "/feeds/orebro-lan/kumla.atom");
+    let story: Vec<_> = all
+        .iter()
+        .filter(|e| e.links.iter().any(|l| l.href.contains("samverkan")))
+        .collect();
+    assert_eq!(story.len(), 1, "one entry for the story: {all:?}");
+    story[0]
+        .links
+        .iter()
+        .map(|l| (l.href.clone(), l.rel.clone()))
+        .collect()
+}
+
+#[test]
+fn signatures_stored_by_an_older_build_are_recomputed() {
+    let (origin, env) = setup();
+    // A run fills its story index with the last few days' items, so this story is recent.
+    let hours_ago = |h: i64| (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc2822();
+    let release = "https://polisen.se/aktuellt/nyheter/2026/november/samverkan/";
+    let release = item(
+        release,
+        "Samverkan för att minska brottslighet",
+        RELEASE,
+        &hours_ago(3),
+    );
+    let rss_route = |body: String| Route::new(200, "application/rss+xml", body);
+    origin.route("/polisen", rss_route(rss(&[release])));
+    let title = "Fyra kommuner och polisen i nytt avtal mot brott";
+    let rewrite = item(
+        "https://orebrolokalen.example/samverkan",
+        title,
+        REWRITE,
+        &hours_ago(1),
+    );
+    origin.route("/lokal", rss_route(rss(&[rewrite])));
+    env.write_config(&sources(&origin, &["polisen"]));
+    env.ok(&["poll", "--once"]);
+    // Make every stored signature look like another format version, as after an upgrade.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let old = conn
+        .execute(
+            "UPDATE items SET signature = CAST(X'01' || substr(signature, 2) AS BLOB) WHERE signature IS NOT NULL",
+            [],
+        )
+        .unwrap();
+    assert!(old >= 1, "the release has a signature");
+    drop(conn);
+    // The next run fills its story index from the database: the rewrite must still find the
+    // release, whose signature is recomputed from its stored text.
+    env.write_config(&sources(&origin, &["polisen", "lokal"]));
+    env.ok(&["poll", "--once"]);
+    let links = samverkan_story(&env);
+    assert!(
+        links.contains(&(
+            "https://orebrolokalen.example/samverkan".to_string(),
+            Some("related".to_string())
+        )),
+        "{links:?}"
+    );
 }
 
 #[test]
