@@ -1,12 +1,16 @@
-//! An in-memory index of recent items' signatures: an inverted index from shingle hash to the
-//! items whose sketch holds it, so a new item is compared only with items sharing a shingle.
+//! An in-memory index of recent items' signatures, so a new item is compared only with items it
+//! could match: an inverted index from shingle hash to the items whose sketch holds it, and a
+//! list of the items of each kommun.
 //!
-//! The decision needs at least three shared sketch values, and every sketch value is indexed,
-//! so the index finds every match [`super::same_story`] would accept, with one bound: `find`
-//! reads at most `MAX_WALK` nodes of a bucket, newest first. A shingle found in more recent
-//! items than that is a stock phrase ("har upprättat en anmälan om") or a widely carried story,
-//! whose newest copies are as good a match as any; reading every posting of a stock phrase
-//! would make a lookup cost grow with the index.
+//! The copied-text rule needs at least three shared 5-gram sketch values, and every sketch value
+//! is indexed; the retelling rules need a shared kommun, and every item is listed under each of
+//! its kommuner. So the index finds every match [`super::same_story`] would accept, with two
+//! bounds. `find` reads at most `MAX_WALK` nodes of a bucket, newest first: a shingle found in
+//! more recent items than that is a stock phrase ("har upprättat en anmälan om") or a widely
+//! carried story, whose newest copies are as good a match as any; reading every posting of a
+//! stock phrase would make a lookup cost grow with the index. And it reads the newest
+//! `MAX_KOMMUN_WALK` items of each of the query's kommuner: the retelling rules only accept
+//! items published within 12 hours, and no kommun has that many items in 12 hours.
 //!
 //! Buckets are chains of nodes in one flat arena (8 bytes per indexed shingle, no allocation
 //! per bucket), newest node first. Removing an item only marks it gone; the arena is compacted
@@ -18,7 +22,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::signature::Signature;
-use super::{Judged, MIN_MATCHES, story_score};
+use super::{CLOSE_IN_TIME, Judged, MIN_MATCHES, is_kommun, story_score};
 
 /// Smallest bucket table (a power of two).
 const MIN_BUCKETS: usize = 1 << 12;
@@ -28,6 +32,8 @@ const MAX_LOAD: usize = 2;
 const MIN_GARBAGE: usize = 1 << 16;
 /// Nodes of one bucket that `find` reads. Bounds a lookup to `SKETCH_SIZE × MAX_WALK` nodes.
 const MAX_WALK: usize = 32;
+/// Newest items of one kommun that `find` compares for the retelling rules.
+const MAX_KOMMUN_WALK: usize = 256;
 
 /// An in-memory index of recent items: id → signature, publication time and regions.
 #[derive(Debug)]
@@ -40,6 +46,9 @@ pub struct StoryIndex {
     heads: Vec<u32>,
     nodes: Vec<Node>,
     live_nodes: usize,
+    /// Kommun code → slots of the items tagged with it, oldest first (removed ones included
+    /// until the next compaction).
+    by_kommun: HashMap<String, Vec<u32>>,
 }
 
 #[derive(Debug)]
@@ -68,6 +77,7 @@ impl StoryIndex {
             heads: vec![0; MIN_BUCKETS],
             nodes: Vec::new(),
             live_nodes: 0,
+            by_kommun: HashMap::new(),
         }
     }
 
@@ -91,6 +101,7 @@ impl StoryIndex {
         }
         let slot = self.slots.len();
         self.link(slot, &sig);
+        self.list_kommuner(slot, &regions);
         self.live_nodes += sig.sketch.len();
         self.slots.push(Some(Entry {
             id,
@@ -145,6 +156,21 @@ impl StoryIndex {
         // Every node met on the chains of the query's values, by slot. A bucket is shared by
         // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
         let mut hits: Vec<u32> = Vec::new();
+        // The newest items of the query's kommuner, counted as if they shared every shingle so
+        // that they are judged whatever their wording.
+        for code in regions.iter().filter(|r| is_kommun(r)) {
+            if let Some(slots) = self.by_kommun.get(code) {
+                for &slot in slots.iter().rev().take(MAX_KOMMUN_WALK) {
+                    // Only close items can match without shared 5-grams; skip the rest early.
+                    let close = self.slots[slot as usize]
+                        .as_ref()
+                        .is_some_and(|e| (e.published - published).abs() <= CLOSE_IN_TIME);
+                    if close {
+                        hits.extend(std::iter::repeat_n(slot, MIN_MATCHES));
+                    }
+                }
+            }
+        }
         for &v in &sig.sketch {
             let mut cur = self.heads[bucket(v, self.heads.len())];
             for _ in 0..MAX_WALK {
@@ -211,8 +237,14 @@ impl StoryIndex {
                     + e.regions.iter().map(String::capacity).sum::<usize>()
             })
             .sum();
+        let kommun_lists: usize = self
+            .by_kommun
+            .iter()
+            .map(|(k, v)| k.capacity() + size_of::<String>() + v.capacity() * size_of::<u32>())
+            .sum();
         self.slots.capacity() * size_of::<Option<Entry>>()
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
+            + kommun_lists
             + self.heads.capacity() * size_of::<u32>()
             + self.nodes.capacity() * size_of::<Node>()
             + entries
@@ -230,6 +262,16 @@ impl StoryIndex {
         }
     }
 
+    /// Lists the item in `slot` under each of its kommuner.
+    fn list_kommuner(&mut self, slot: usize, regions: &[String]) {
+        for code in regions.iter().filter(|r| is_kommun(r)) {
+            self.by_kommun
+                .entry(code.clone())
+                .or_default()
+                .push(slot as u32);
+        }
+    }
+
     /// Drops removed items and their nodes, renumbers slots, and relinks into `buckets` chains.
     fn rebuild(&mut self, buckets: usize) {
         let live: Vec<Entry> = std::mem::take(&mut self.slots)
@@ -239,8 +281,10 @@ impl StoryIndex {
         self.heads = vec![0; buckets];
         self.nodes = Vec::with_capacity(self.live_nodes);
         self.by_id.clear();
+        self.by_kommun.clear();
         for (slot, e) in live.iter().enumerate() {
             self.link(slot, &e.sig);
+            self.list_kommuner(slot, &e.regions);
             self.by_id.insert(e.id, slot as u32);
         }
         self.slots = live.into_iter().map(Some).collect();

@@ -1,6 +1,6 @@
 //! Turns an item's text into a compact, storable signature: bottom-k sketches of its word
-//! 5-grams and 3-grams plus the facts that tell template look-alikes apart (the numbers and the
-//! specific names in the text, Polisen's event stamp).
+//! 5-grams and 3-grams, its content words weighted by rarity, and the facts that tell template
+//! look-alikes apart (the numbers and the specific names in the text, Polisen's event stamp).
 //!
 //! The sketch keeps the `SKETCH_SIZE` smallest shingle hashes. Texts up to about 260 words fit
 //! whole, so the containment of two typical items is exact; for longer texts it is estimated from
@@ -14,7 +14,9 @@ pub const SKETCH_SIZE: usize = 256;
 /// runs of Polisen's and the kommuner's stock phrases ("har upprättat en anmälan") are not.
 pub const SHINGLE_WORDS: usize = 5;
 /// Below this many words (after boilerplate is dropped) a text is too short to judge:
-/// Polisen's one-line summaries repeat word for word for unrelated events.
+/// Polisen's one-line summaries repeat word for word for unrelated events. Such an item still
+/// gets a signature when its title is a Polisen event title, whose time stamp and place identify
+/// the event (see [`Signature::is_short`]).
 pub const MIN_WORDS: usize = 25;
 /// Distinct shingles needed as well, so that a long run of one repeated phrase is not judged.
 pub const MIN_SHINGLES: usize = 20;
@@ -22,19 +24,34 @@ pub const MIN_SHINGLES: usize = 20;
 const NUMBER_SAMPLE: usize = 16;
 /// How many of a text's distinct specific names are kept (the ones with the smallest hashes).
 const NAME_SAMPLE: usize = 16;
+/// How many of a text's distinct street names are kept (the ones with the smallest hashes).
+const STREET_SAMPLE: usize = 8;
+/// Endings of Swedish street and square names ("Drottninggatan", "Ekvägen", "Stortorget").
+const STREET_ENDINGS: &[&str] = &[
+    "gatan", "vägen", "gränd", "gränden", "torget", "backen", "leden", "allén", "stigen", "platsen",
+];
 /// Word 3-gram hashes kept per signature: enough for a brief or a national copy (≤ 130 words)
 /// whole, which is where they are compared.
 pub const TRIGRAM_SKETCH_SIZE: usize = 128;
+/// Content stems kept per signature (the ones with the smallest hashes): a 200-word text has
+/// about 120.
+const CONTENT_SAMPLE: usize = 128;
+/// Background document frequencies of content stems (see `scripts/gen_content_df.py`).
+const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 3;
-/// Bytes before the samples: version, shingle count, event key, number count, name count,
-/// 3-gram count.
-const HEADER_BYTES: usize = 1 + 2 + 4 + 1 + 1 + 2;
+const FORMAT_VERSION: u8 = 4;
+/// Bytes before the samples: version, flags, shingle count, event key, number count, name
+/// count, street count, 3-gram count, content stem count.
+const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 1 + 1 + 1 + 2 + 1;
+/// Flag: the text is too short to judge; only the event stamp identifies the item.
+const FLAG_SHORT: u8 = 1;
 
 /// A compact signature of an item's text; `None` from [`signature`] when the text is too short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
+    /// Whether the text is too short to judge (then `event` is not 0).
+    pub(crate) short: bool,
     /// Distinct shingles in the text (saturating at `u16::MAX`).
     pub(crate) shingles: u16,
     /// Hash of a Polisen event title's time stamp and place; 0 when the title is not one.
@@ -47,40 +64,63 @@ pub struct Signature {
     pub(crate) names: u8,
     /// Bottom-k sample of the names' 32-bit hashes, ascending, at most `NAME_SAMPLE`.
     pub(crate) name_sample: Vec<u32>,
+    /// Distinct street names among the names (saturating).
+    pub(crate) streets: u8,
+    /// Bottom-k sample of the street names' hashes (as in `name_sample`), at most
+    /// `STREET_SAMPLE`.
+    pub(crate) street_sample: Vec<u32>,
     /// Distinct word 3-grams in the text (saturating at `u16::MAX`).
     pub(crate) trigrams: u16,
     /// The smallest 3-gram hashes, ascending, at most `TRIGRAM_SKETCH_SIZE`.
     pub(crate) trigram_sketch: Vec<u32>,
+    /// Distinct content stems in title and text (saturating); see [`content_stems`].
+    pub(crate) contents: u8,
+    /// Bottom-k sample of the content stems' hashes, ascending, at most `CONTENT_SAMPLE`,
+    /// each with its weight (rarity: 32 × ln((texts + 1) / (df + 1)), rounded).
+    pub(crate) content_sample: Vec<(u32, u8)>,
     /// The smallest shingle hashes (top 32 bits of 64), ascending, at most `SKETCH_SIZE`.
     pub(crate) sketch: Vec<u32>,
 }
 
 impl Signature {
-    /// The stored form, little-endian: the header, then 2 bytes per kept number and 4 per kept
-    /// name, 3-gram and 5-gram (`11 + 2 × min(numbers, 16) + 4 × (min(names, 16) +
-    /// min(3-grams, 128) + min(5-grams, 256))` bytes).
+    /// The stored form, little-endian: the header, then 2 bytes per kept number, 4 per kept
+    /// name, street, 3-gram and 5-gram, and 5 per kept content stem, in all
+    /// `14 + 2 × min(numbers, 16) + 4 × (min(names, 16) + min(streets, 8) + min(3-grams, 128)
+    /// + min(5-grams, 256)) + 5 × min(stems, 128)` bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             HEADER_BYTES
                 + 2 * self.number_sample.len()
-                + 4 * (self.name_sample.len() + self.trigram_sketch.len() + self.sketch.len()),
+                + 4 * (self.name_sample.len()
+                    + self.street_sample.len()
+                    + self.trigram_sketch.len()
+                    + self.sketch.len())
+                + 5 * self.content_sample.len(),
         );
         out.push(FORMAT_VERSION);
+        out.push(if self.short { FLAG_SHORT } else { 0 });
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.event.to_le_bytes());
         out.push(self.numbers);
         out.push(self.names);
+        out.push(self.streets);
         out.extend_from_slice(&self.trigrams.to_le_bytes());
+        out.push(self.contents);
         for v in &self.number_sample {
             out.extend_from_slice(&v.to_le_bytes());
         }
         for v in self
             .name_sample
             .iter()
+            .chain(&self.street_sample)
             .chain(&self.trigram_sketch)
             .chain(&self.sketch)
         {
             out.extend_from_slice(&v.to_le_bytes());
+        }
+        for (h, w) in &self.content_sample {
+            out.extend_from_slice(&h.to_le_bytes());
+            out.push(*w);
         }
         out
     }
@@ -90,22 +130,36 @@ impl Signature {
         if b.len() < HEADER_BYTES || b[0] != FORMAT_VERSION {
             return None;
         }
-        let shingles = u16::from_le_bytes([b[1], b[2]]);
-        let event = u32::from_le_bytes([b[3], b[4], b[5], b[6]]);
-        let numbers = b[7];
-        let names = b[8];
-        let trigrams = u16::from_le_bytes([b[9], b[10]]);
+        let flags = b[1];
+        let short = flags & FLAG_SHORT != 0;
+        let shingles = u16::from_le_bytes([b[2], b[3]]);
+        let event = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let numbers = b[8];
+        let names = b[9];
+        let streets = b[10];
+        let trigrams = u16::from_le_bytes([b[11], b[12]]);
+        let contents = b[13];
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
         let kept_names = usize::from(names).min(NAME_SAMPLE);
+        let kept_streets = usize::from(streets).min(STREET_SAMPLE);
         let kept_trigrams = usize::from(trigrams).min(TRIGRAM_SKETCH_SIZE);
         let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
+        let kept_contents = usize::from(contents).min(CONTENT_SAMPLE);
         let body = &b[HEADER_BYTES..];
-        if body.len() != 2 * kept_numbers + 4 * (kept_names + kept_trigrams + kept_shingles)
-            || usize::from(shingles) < MIN_SHINGLES
+        let words32 = 4 * (kept_names + kept_streets + kept_trigrams + kept_shingles);
+        let judged = usize::from(shingles) >= MIN_SHINGLES;
+        if body.len() != 2 * kept_numbers + words32 + 5 * kept_contents
+            || flags & !FLAG_SHORT != 0
+            || if short { event == 0 } else { !judged }
         {
             return None;
         }
         let (nums, rest) = body.split_at(2 * kept_numbers);
+        let (rest, content_bytes) = rest.split_at(words32);
+        let content_sample: Vec<(u32, u8)> = content_bytes
+            .chunks_exact(5)
+            .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), c[4]))
+            .collect();
         let number_sample: Vec<u16> = nums
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -114,28 +168,43 @@ impl Signature {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         let name_sample: Vec<u32> = words32.by_ref().take(kept_names).collect();
+        let street_sample: Vec<u32> = words32.by_ref().take(kept_streets).collect();
         let trigram_sketch: Vec<u32> = words32.by_ref().take(kept_trigrams).collect();
         let sketch: Vec<u32> = words32.collect();
         let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
         let ascending16 = number_sample.windows(2).all(|w| w[0] < w[1]);
+        let content_hashes: Vec<u32> = content_sample.iter().map(|&(h, _)| h).collect();
         if !ascending(&sketch)
             || !ascending(&trigram_sketch)
             || !ascending(&name_sample)
+            || !ascending(&street_sample)
+            || !ascending(&content_hashes)
             || !ascending16
         {
             return None;
         }
         Some(Signature {
+            short,
             shingles,
             event,
             numbers,
             number_sample,
             names,
             name_sample,
+            streets,
+            street_sample,
             trigrams,
             trigram_sketch,
+            contents,
+            content_sample,
             sketch,
         })
+    }
+
+    /// Whether the text is too short to judge by its words: such an item is the same story as
+    /// another only when both are Polisen events with the same time stamp and place.
+    pub fn is_short(&self) -> bool {
+        self.short
     }
 
     /// Whether the sketch holds only part of the text's shingles.
@@ -144,7 +213,8 @@ impl Signature {
     }
 }
 
-/// The signature of an item, or `None` when its text is too short to judge.
+/// The signature of an item, or `None` when its text is too short to judge and its title is not
+/// a Polisen event title.
 ///
 /// The title is not shingled, because sources rewrite titles freely; it serves to drop a title
 /// the text repeats, and a Polisen event title contributes its time stamp and place.
@@ -155,24 +225,27 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         words.drain(..title_words.len());
     }
     drop_trailing_boilerplate(&mut words);
-    if words.len() < MIN_WORDS {
-        return None;
-    }
+    let event = event_key(title);
     let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
     let (total, shingles) = bottom_k(&word_hashes, SHINGLE_WORDS, SHINGLE_SEED, SKETCH_SIZE);
-    if total < MIN_SHINGLES {
+    let short = words.len() < MIN_WORDS || total < MIN_SHINGLES;
+    if short && event == 0 {
         return None;
     }
     let (trigrams, trigram_sketch) = bottom_k(&word_hashes, 3, TRIGRAM_SEED, TRIGRAM_SKETCH_SIZE);
-    let mut name_sample: Vec<u32> = names(title)
-        .into_iter()
-        .chain(names(text))
-        .map(|n| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32)
-        .collect();
-    name_sample.sort_unstable();
-    name_sample.dedup();
-    let names_total = name_sample.len();
-    name_sample.truncate(NAME_SAMPLE);
+    let all_names: Vec<String> = names(title).into_iter().chain(names(text)).collect();
+    let name_hash = |n: &String| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32;
+    let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
+    let (streets_total, street_sample) = sample(
+        all_names
+            .iter()
+            .filter(|n| STREET_ENDINGS.iter().any(|e| n.ends_with(e)))
+            .map(name_hash),
+        STREET_SAMPLE,
+    );
+    let mut content_sample = content_stems(title, text);
+    let contents_total = content_sample.len();
+    content_sample.truncate(CONTENT_SAMPLE);
     let mut numbers: Vec<u16> = words
         .iter()
         .filter(|w| w.bytes().any(|b| b.is_ascii_digit()))
@@ -183,16 +256,83 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
     let numbers_total = numbers.len();
     numbers.truncate(NUMBER_SAMPLE);
     Some(Signature {
+        short,
         shingles: u16::try_from(total).unwrap_or(u16::MAX),
-        event: event_key(title),
+        event,
         numbers: u8::try_from(numbers_total).unwrap_or(u8::MAX),
         number_sample: numbers,
         names: u8::try_from(names_total).unwrap_or(u8::MAX),
         name_sample,
+        streets: u8::try_from(streets_total).unwrap_or(u8::MAX),
+        street_sample,
         trigrams: u16::try_from(trigrams).unwrap_or(u16::MAX),
         trigram_sketch,
+        contents: u8::try_from(contents_total).unwrap_or(u8::MAX),
+        content_sample,
         sketch: shingles,
     })
+}
+
+/// The content stems of title and text with their weights, by ascending hash: the first six
+/// characters of every word of at least four letters without digits. A crude stem, but Swedish
+/// inflects at the end ("radhus", "radhuset", "radhusen"), and the weight makes the stock words
+/// of news ("polisen", "larmades") count for little and a story's own words for much.
+fn content_stems(title: &str, text: &str) -> Vec<(u32, u8)> {
+    let table = content_df();
+    let mut out: Vec<(u32, u8)> = words(title)
+        .into_iter()
+        .chain(words(text))
+        .filter(|w| w.chars().count() >= 4 && !w.chars().any(|c| c.is_ascii_digit()))
+        .map(|w| {
+            let stem: String = w.chars().take(6).collect();
+            let df = table.df.get(stem.as_str()).copied().unwrap_or(0);
+            let idf = ((table.texts + 1) as f64 / f64::from(df + 1)).ln();
+            let hash = (mix64(fnv1a(stem.as_bytes()) ^ CONTENT_SEED) >> 32) as u32;
+            (hash, (idf * 32.0).round().clamp(1.0, 255.0) as u8)
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup_by_key(|&mut (h, _)| h);
+    out
+}
+
+/// The background frequencies of `data/content-df.tsv`.
+struct ContentDf {
+    texts: u32,
+    df: std::collections::HashMap<&'static str, u32>,
+}
+
+fn content_df() -> &'static ContentDf {
+    static TABLE: std::sync::OnceLock<ContentDf> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut texts = 0;
+        let mut df = std::collections::HashMap::new();
+        for line in CONTENT_DF.lines() {
+            let mut f = line.split('\t');
+            let (Some(stem), Some(n)) = (f.next(), f.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u32>() else {
+                continue;
+            };
+            if stem == "# texts" {
+                texts = n;
+            } else if !stem.starts_with('#') {
+                df.insert(stem, n);
+            }
+        }
+        ContentDf { texts, df }
+    })
+}
+
+/// How many distinct values there are, and the smallest `k` of them, ascending.
+fn sample(values: impl Iterator<Item = u32>, k: usize) -> (usize, Vec<u32>) {
+    let mut v: Vec<u32> = values.collect();
+    v.sort_unstable();
+    v.dedup();
+    let total = v.len();
+    v.truncate(k);
+    (total, v)
 }
 
 /// How many distinct `n`-word runs the text has, and the smallest `k` of their hashes,
@@ -384,6 +524,7 @@ const NUMBER_SEED: u64 = 0x6e75_6d62_6572_7321;
 const SHINGLE_SEED: u64 = 0x7265_6769_6f6e_6665;
 const TRIGRAM_SEED: u64 = 0x7472_6967_7261_6d73;
 const NAME_SEED: u64 = 0x6e61_6d65_7320_2020;
+const CONTENT_SEED: u64 = 0x636f_6e74_656e_7473;
 
 #[cfg(test)]
 mod tests {
@@ -436,6 +577,21 @@ mod tests {
         );
         assert_eq!(names("Brand i Araby"), ["araby"]);
         assert!(names("").is_empty());
+    }
+
+    #[test]
+    fn content_words_weigh_by_rarity() {
+        assert!(content_df().texts > 1000, "the background table loads");
+        let weights = content_stems("", "Polisen larmades till en mordbrand i ett radhus.");
+        let weight = |stem: &str| {
+            let h = (mix64(fnv1a(stem.as_bytes()) ^ CONTENT_SEED) >> 32) as u32;
+            weights.iter().find(|&&(x, _)| x == h).map(|&(_, w)| w)
+        };
+        // Stems are at most six characters; words under four ("en", "i", "ett") are left out.
+        assert_eq!(weights.len(), 5, "{weights:?}");
+        assert!(weight("polise") < weight("mordbr"));
+        assert!(weight("larmad") < weight("radhus"));
+        assert_eq!(weight("ett"), None);
     }
 
     #[test]
