@@ -40,10 +40,12 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 4;
-/// Bytes before the samples: version, flags, shingle count, event key, number count, name
-/// count, street count, 3-gram count, content stem count.
-const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 1 + 1 + 1 + 2 + 1;
+const FORMAT_VERSION: u8 = 5;
+/// Bytes before the samples: version, flags, shingle count, event key, event time key, number
+/// count, name count, street count, title kommun count, 3-gram count, content stem count.
+const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 1 + 1 + 1 + 1 + 2 + 1;
+/// How many kommun names of the title are kept.
+const TITLE_KOMMUN_SAMPLE: usize = 4;
 /// Flag: the text is too short to judge; only the event stamp identifies the item.
 const FLAG_SHORT: u8 = 1;
 
@@ -56,6 +58,9 @@ pub struct Signature {
     pub(crate) shingles: u16,
     /// Hash of a Polisen event title's time stamp and place; 0 when the title is not one.
     pub(crate) event: u32,
+    /// Hash of the time stamp alone: the county feed may say "Visby" where the national feed
+    /// says "Gotland" for one event. 0 when the title is not a Polisen event title.
+    pub(crate) event_time: u32,
     /// Distinct numeric tokens in the text (saturating).
     pub(crate) numbers: u8,
     /// Bottom-k sample of the numeric tokens' 16-bit hashes, ascending, at most `NUMBER_SAMPLE`.
@@ -64,6 +69,9 @@ pub struct Signature {
     pub(crate) names: u8,
     /// Bottom-k sample of the names' 32-bit hashes, ascending, at most `NAME_SAMPLE`.
     pub(crate) name_sample: Vec<u32>,
+    /// Kommun names the title spells out ("Brand i Kumla"), as name hashes, ascending, at most
+    /// `TITLE_KOMMUN_SAMPLE`: where the headline says the news happened.
+    pub(crate) title_kommuner: Vec<u32>,
     /// Distinct street names among the names (saturating).
     pub(crate) streets: u8,
     /// Bottom-k sample of the street names' hashes (as in `name_sample`), at most
@@ -84,15 +92,16 @@ pub struct Signature {
 
 impl Signature {
     /// The stored form, little-endian: the header, then 2 bytes per kept number, 4 per kept
-    /// name, street, 3-gram and 5-gram, and 5 per kept content stem, in all
-    /// `14 + 2 × min(numbers, 16) + 4 × (min(names, 16) + min(streets, 8) + min(3-grams, 128)
-    /// + min(5-grams, 256)) + 5 × min(stems, 128)` bytes.
+    /// name, street, title kommun, 3-gram and 5-gram, and 5 per kept content stem, in all
+    /// `19 + 2 × min(numbers, 16) + 4 × (min(names, 16) + min(streets, 8) + title kommuner
+    /// + min(3-grams, 128) + min(5-grams, 256)) + 5 × min(stems, 128)` bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             HEADER_BYTES
                 + 2 * self.number_sample.len()
                 + 4 * (self.name_sample.len()
                     + self.street_sample.len()
+                    + self.title_kommuner.len()
                     + self.trigram_sketch.len()
                     + self.sketch.len())
                 + 5 * self.content_sample.len(),
@@ -101,9 +110,12 @@ impl Signature {
         out.push(if self.short { FLAG_SHORT } else { 0 });
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.event.to_le_bytes());
+        out.extend_from_slice(&self.event_time.to_le_bytes());
         out.push(self.numbers);
         out.push(self.names);
         out.push(self.streets);
+        // At most TITLE_KOMMUN_SAMPLE, so it fits.
+        out.push(self.title_kommuner.len() as u8);
         out.extend_from_slice(&self.trigrams.to_le_bytes());
         out.push(self.contents);
         for v in &self.number_sample {
@@ -113,6 +125,7 @@ impl Signature {
             .name_sample
             .iter()
             .chain(&self.street_sample)
+            .chain(&self.title_kommuner)
             .chain(&self.trigram_sketch)
             .chain(&self.sketch)
         {
@@ -134,11 +147,13 @@ impl Signature {
         let short = flags & FLAG_SHORT != 0;
         let shingles = u16::from_le_bytes([b[2], b[3]]);
         let event = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        let numbers = b[8];
-        let names = b[9];
-        let streets = b[10];
-        let trigrams = u16::from_le_bytes([b[11], b[12]]);
-        let contents = b[13];
+        let event_time = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        let numbers = b[12];
+        let names = b[13];
+        let streets = b[14];
+        let kept_title_kommuner = usize::from(b[15]);
+        let trigrams = u16::from_le_bytes([b[16], b[17]]);
+        let contents = b[18];
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
         let kept_names = usize::from(names).min(NAME_SAMPLE);
         let kept_streets = usize::from(streets).min(STREET_SAMPLE);
@@ -146,7 +161,8 @@ impl Signature {
         let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
         let kept_contents = usize::from(contents).min(CONTENT_SAMPLE);
         let body = &b[HEADER_BYTES..];
-        let words32 = 4 * (kept_names + kept_streets + kept_trigrams + kept_shingles);
+        let words32 =
+            4 * (kept_names + kept_streets + kept_title_kommuner + kept_trigrams + kept_shingles);
         let judged = usize::from(shingles) >= MIN_SHINGLES;
         if body.len() != 2 * kept_numbers + words32 + 5 * kept_contents
             || flags & !FLAG_SHORT != 0
@@ -169,6 +185,7 @@ impl Signature {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         let name_sample: Vec<u32> = words32.by_ref().take(kept_names).collect();
         let street_sample: Vec<u32> = words32.by_ref().take(kept_streets).collect();
+        let title_kommuner: Vec<u32> = words32.by_ref().take(kept_title_kommuner).collect();
         let trigram_sketch: Vec<u32> = words32.by_ref().take(kept_trigrams).collect();
         let sketch: Vec<u32> = words32.collect();
         let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
@@ -178,6 +195,9 @@ impl Signature {
             || !ascending(&trigram_sketch)
             || !ascending(&name_sample)
             || !ascending(&street_sample)
+            || !ascending(&title_kommuner)
+            || kept_title_kommuner > TITLE_KOMMUN_SAMPLE
+            || (event == 0) != (event_time == 0)
             || !ascending(&content_hashes)
             || !ascending16
         {
@@ -187,10 +207,12 @@ impl Signature {
             short,
             shingles,
             event,
+            event_time,
             numbers,
             number_sample,
             names,
             name_sample,
+            title_kommuner,
             streets,
             street_sample,
             trigrams,
@@ -225,7 +247,7 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         words.drain(..title_words.len());
     }
     drop_trailing_boilerplate(&mut words);
-    let event = event_key(title);
+    let (event, event_time) = event_keys(title);
     let word_hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
     let (total, shingles) = bottom_k(&word_hashes, SHINGLE_WORDS, SHINGLE_SEED, SKETCH_SIZE);
     let short = words.len() < MIN_WORDS || total < MIN_SHINGLES;
@@ -235,6 +257,10 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
     let (trigrams, trigram_sketch) = bottom_k(&word_hashes, 3, TRIGRAM_SEED, TRIGRAM_SKETCH_SIZE);
     let all_names: Vec<String> = names(title).into_iter().chain(names(text)).collect();
     let name_hash = |n: &String| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32;
+    let (_, title_kommuner) = sample(
+        title_kommun_names(title).iter().map(name_hash),
+        TITLE_KOMMUN_SAMPLE,
+    );
     let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
     let (streets_total, street_sample) = sample(
         all_names
@@ -259,10 +285,12 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         short,
         shingles: u16::try_from(total).unwrap_or(u16::MAX),
         event,
+        event_time,
         numbers: u8::try_from(numbers_total).unwrap_or(u8::MAX),
         number_sample: numbers,
         names: u8::try_from(names_total).unwrap_or(u8::MAX),
         name_sample,
+        title_kommuner,
         streets: u8::try_from(streets_total).unwrap_or(u8::MAX),
         street_sample,
         trigrams: u16::try_from(trigrams).unwrap_or(u16::MAX),
@@ -348,6 +376,31 @@ fn bottom_k(word_hashes: &[u64], n: usize, seed: u64, k: usize) -> (usize, Vec<u
     let total = runs.len();
     runs.truncate(k);
     (total, runs)
+}
+
+/// The kommuner a title names by a capitalized word ("Brand i Kumla", "Kumlas damer"),
+/// lowercased, without a genitive s.
+fn title_kommun_names(title: &str) -> Vec<String> {
+    let kommuner = kommun_names();
+    words_as_written(title)
+        .into_iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .filter_map(|w| {
+            let lower = w.to_lowercase();
+            if kommuner.contains(lower.as_str()) {
+                return Some(lower);
+            }
+            let base = lower.strip_suffix('s')?;
+            kommuner.contains(base).then(|| base.to_string())
+        })
+        .collect()
+}
+
+/// Alphanumeric words as written (case kept).
+fn words_as_written(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// The specific names a text mentions: capitalized words inside a sentence (streets,
@@ -486,12 +539,13 @@ fn drop_trailing_boilerplate(words: &mut Vec<String>) {
     }
 }
 
-/// Identity of a Polisen event: its time stamp and place, in the same form whether the feed
-/// wrote `09 februari 21:04` or the API `9 februari 21.04`. The event type is left out because
-/// Polisen refines it when it updates an event.
-fn event_key(title: &str) -> u32 {
+/// Identity of a Polisen event: hashes of its time stamp and place, and of its time stamp
+/// alone, in the same form whether the feed wrote `09 februari 21:04` or the API
+/// `9 februari 21.04`; (0, 0) when the title is not a Polisen event title. The event type is
+/// left out because Polisen refines it when it updates an event.
+fn event_keys(title: &str) -> (u32, u32) {
     let Some(t) = police::parse_title(title) else {
-        return 0;
+        return (0, 0);
     };
     let mut key = String::new();
     for part in t.time_head.split_whitespace() {
@@ -499,9 +553,10 @@ fn event_key(title: &str) -> u32 {
         key.push_str(part.trim_start_matches('0'));
         key.push(' ');
     }
+    let time = (mix64(fnv1a(key.as_bytes())) >> 32) as u32;
     key.push_str(&t.place.to_lowercase());
-    let h = (mix64(fnv1a(key.as_bytes())) >> 32) as u32;
-    h.max(1)
+    let both = (mix64(fnv1a(key.as_bytes())) >> 32) as u32;
+    (both.max(1), time.max(1))
 }
 
 /// FNV-1a: a fixed, documented hash, so signatures stored by one build compare with the next
@@ -596,11 +651,17 @@ mod tests {
 
     #[test]
     fn police_event_key_ignores_feed_spelling_and_type_refinement() {
-        let rss = event_key("Uppdaterad 2025-08-22 19:00:01 09 februari 21:04, Brand, Kävlinge");
-        let api = event_key("9 februari 21.04, Brand, byggnad, Kävlinge");
-        assert_ne!(rss, 0);
+        let rss = event_keys("Uppdaterad 2025-08-22 19:00:01 09 februari 21:04, Brand, Kävlinge");
+        let api = event_keys("9 februari 21.04, Brand, byggnad, Kävlinge");
+        assert_ne!(rss, (0, 0));
         assert_eq!(rss, api);
-        assert_ne!(rss, event_key("9 februari 21.05, Brand, Kävlinge"));
-        assert_eq!(event_key("Rån i Kumla"), 0);
+        let later = event_keys("9 februari 21.05, Brand, Kävlinge");
+        assert_ne!(rss.0, later.0);
+        assert_ne!(rss.1, later.1);
+        // The same minute elsewhere: the same time key, another event key.
+        let elsewhere = event_keys("9 februari 21.04, Brand, Lund");
+        assert_eq!(rss.1, elsewhere.1);
+        assert_ne!(rss.0, elsewhere.0);
+        assert_eq!(event_keys("Rån i Kumla"), (0, 0));
     }
 }
