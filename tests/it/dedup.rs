@@ -516,3 +516,53 @@ fn index_lookup_survives_crowded_stock_phrases() {
     let other = signature("", &other).expect("long enough");
     assert_eq!(index.find(&other, t0, &kumla), None);
 }
+
+#[derive(Deserialize)]
+struct RealEvent {
+    id: i64,
+    datetime: String,
+    name: String,
+    summary: String,
+}
+
+/// Real data: 500 distinct events from Polisen's API (the tagging fixture). No two are one
+/// story, so the index, fed them in time order with the tagger's regions, must find nothing.
+#[test]
+fn real_polisen_events_never_merge() {
+    let events: Vec<RealEvent> =
+        serde_json::from_slice(&crate::support::read_fixture("tag/api-events-2026-08.json"))
+            .expect("events json");
+    let tagger = regionfeed::tag::Tagger::new(&[]).expect("gazetteer");
+    let mut items: Vec<(DateTime<Utc>, &RealEvent, Vec<String>)> = events
+        .iter()
+        .map(|e| {
+            let at = DateTime::parse_from_str(&e.datetime, "%Y-%m-%d %H:%M:%S %z")
+                .expect("event time")
+                .with_timezone(&Utc);
+            let tags = tagger.tag(&e.name, &e.summary, None);
+            let regions = tags.kommuner.iter().chain(&tags.lan).cloned().collect();
+            (at, e, regions)
+        })
+        .collect();
+    items.sort_by_key(|(at, e, _)| (*at, e.id));
+    let mut index = StoryIndex::new(DEFAULT_WINDOW);
+    let mut merged = Vec::new();
+    let mut judged = 0;
+    for (at, e, regions) in &items {
+        let Some(sig) = signature(&e.name, &e.summary) else {
+            continue;
+        };
+        judged += 1;
+        if let Some(other) = index.find(&sig, *at, regions) {
+            merged.push(format!("{} ~ {other}: {}", e.id, e.name));
+        }
+        index.insert(e.id, sig, *at, regions.clone());
+    }
+    assert!(judged >= 400, "only {judged} events have a signature");
+    assert!(
+        merged.is_empty(),
+        "{} merges:\n{}",
+        merged.len(),
+        merged.join("\n")
+    );
+}
