@@ -40,10 +40,68 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 5;
+const FORMAT_VERSION: u8 = 6;
 /// Bytes before the samples: version, flags, shingle count, event key, event time key, number
-/// count, name count, street count, title kommun count, 3-gram count, content stem count.
-const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 1 + 1 + 1 + 1 + 2 + 1;
+/// count, name count, street count, title kommun count, 3-gram count, content stem count,
+/// weekdays, event kinds, age count, title name count.
+const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 2 + 1 + 1;
+/// How many ages and how many specific names of the title are kept.
+const AGE_SAMPLE: usize = 8;
+const TITLE_NAME_SAMPLE: usize = 4;
+/// Kinds of event, each recognised by words that start with one of its stems. Two reports of
+/// one event are of the same kinds; a fire and a burglary in one town the same day are not.
+const EVENT_KINDS: &[&[&str]] = &[
+    &[
+        "brand",
+        "brann",
+        "brinn",
+        "eld",
+        "lågor",
+        "rökutveck",
+        "övertänd",
+        "släck",
+    ],
+    &[
+        "olycka",
+        "olyckan",
+        "kollider",
+        "krock",
+        "trafikolyck",
+        "singelolyck",
+        "voltade",
+        "körde av",
+        "påkörd",
+        "kvaddad",
+    ],
+    &[
+        "misshand",
+        "knivskur",
+        "knivhugg",
+        "skottloss",
+        "skjut",
+        "sköts",
+        "mord",
+        "dråp",
+        "våld",
+    ],
+    &["inbrott", "stöld", "stul", "stal", "rån", "rånad", "rånar"],
+    &["narkotik", "cannabis", "kokain", "amfetamin"],
+    &[
+        "tingsrätt",
+        "döms",
+        "dömd",
+        "dömer",
+        "åtal",
+        "häkta",
+        "hovrätt",
+    ],
+    &["skola", "skolan", "elever", "förskol", "högstadi"],
+    &["vatten", "avlopp", "ledning"],
+    &["försvunnen", "saknad", "eftersök"],
+];
+const WEEKDAYS: &[&str] = &[
+    "måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag",
+];
 /// How many kommun names of the title are kept.
 const TITLE_KOMMUN_SAMPLE: usize = 4;
 /// Flag: the text is too short to judge; only the event stamp identifies the item.
@@ -86,8 +144,26 @@ pub struct Signature {
     /// Bottom-k sample of the content stems' hashes, ascending, at most `CONTENT_SAMPLE`,
     /// each with its weight (rarity: 32 × ln((texts + 1) / (df + 1)), rounded).
     pub(crate) content_sample: Vec<(u32, u8)>,
+    /// The facts a report states, for telling one event from another of its kind.
+    pub(crate) facts: Facts,
     /// The smallest shingle hashes (top 32 bits of 64), ascending, at most `SKETCH_SIZE`.
     pub(crate) sketch: Vec<u32>,
+}
+
+/// The facts of a text that two reports of one event agree on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// Weekdays named ("på onsdagen", "natten till lördag"), one bit each from Monday.
+    pub weekdays: u8,
+    /// Kinds of event named (fire, accident, violence, theft, …), one bit each
+    /// (see `EVENT_KINDS`).
+    pub kinds: u16,
+    /// Ages and spans in years ("en 45-årig man", "i 60-årsåldern", "19 och 22 år"), ascending,
+    /// at most `AGE_SAMPLE`.
+    pub ages: Vec<u16>,
+    /// Hashes of the title's specific names (as in `name_sample`), ascending, at most
+    /// `TITLE_NAME_SAMPLE`.
+    pub title_names: Vec<u32>,
 }
 
 impl Signature {
@@ -102,6 +178,7 @@ impl Signature {
                 + 4 * (self.name_sample.len()
                     + self.street_sample.len()
                     + self.title_kommuner.len()
+                    + self.facts.title_names.len()
                     + self.trigram_sketch.len()
                     + self.sketch.len())
                 + 5 * self.content_sample.len(),
@@ -118,7 +195,12 @@ impl Signature {
         out.push(self.title_kommuner.len() as u8);
         out.extend_from_slice(&self.trigrams.to_le_bytes());
         out.push(self.contents);
-        for v in &self.number_sample {
+        out.push(self.facts.weekdays);
+        out.extend_from_slice(&self.facts.kinds.to_le_bytes());
+        // Both at most their sample sizes, so they fit.
+        out.push(self.facts.ages.len() as u8);
+        out.push(self.facts.title_names.len() as u8);
+        for v in self.number_sample.iter().chain(&self.facts.ages) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         for v in self
@@ -126,6 +208,7 @@ impl Signature {
             .iter()
             .chain(&self.street_sample)
             .chain(&self.title_kommuner)
+            .chain(&self.facts.title_names)
             .chain(&self.trigram_sketch)
             .chain(&self.sketch)
         {
@@ -154,6 +237,10 @@ impl Signature {
         let kept_title_kommuner = usize::from(b[15]);
         let trigrams = u16::from_le_bytes([b[16], b[17]]);
         let contents = b[18];
+        let weekdays = b[19];
+        let kinds = u16::from_le_bytes([b[20], b[21]]);
+        let kept_ages = usize::from(b[22]);
+        let kept_title_names = usize::from(b[23]);
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
         let kept_names = usize::from(names).min(NAME_SAMPLE);
         let kept_streets = usize::from(streets).min(STREET_SAMPLE);
@@ -161,35 +248,44 @@ impl Signature {
         let kept_shingles = usize::from(shingles).min(SKETCH_SIZE);
         let kept_contents = usize::from(contents).min(CONTENT_SAMPLE);
         let body = &b[HEADER_BYTES..];
-        let words32 =
-            4 * (kept_names + kept_streets + kept_title_kommuner + kept_trigrams + kept_shingles);
+        let words32 = 4
+            * (kept_names
+                + kept_streets
+                + kept_title_kommuner
+                + kept_title_names
+                + kept_trigrams
+                + kept_shingles);
         let judged = usize::from(shingles) >= MIN_SHINGLES;
-        if body.len() != 2 * kept_numbers + words32 + 5 * kept_contents
+        if body.len() != 2 * (kept_numbers + kept_ages) + words32 + 5 * kept_contents
+            || kept_ages > AGE_SAMPLE
+            || kept_title_names > TITLE_NAME_SAMPLE
             || flags & !FLAG_SHORT != 0
             || if short { event == 0 } else { !judged }
         {
             return None;
         }
-        let (nums, rest) = body.split_at(2 * kept_numbers);
+        let (nums, rest) = body.split_at(2 * (kept_numbers + kept_ages));
         let (rest, content_bytes) = rest.split_at(words32);
         let content_sample: Vec<(u32, u8)> = content_bytes
             .chunks_exact(5)
             .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), c[4]))
             .collect();
-        let number_sample: Vec<u16> = nums
+        let mut nums = nums
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let number_sample: Vec<u16> = nums.by_ref().take(kept_numbers).collect();
+        let ages: Vec<u16> = nums.collect();
         let mut words32 = rest
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         let name_sample: Vec<u32> = words32.by_ref().take(kept_names).collect();
         let street_sample: Vec<u32> = words32.by_ref().take(kept_streets).collect();
         let title_kommuner: Vec<u32> = words32.by_ref().take(kept_title_kommuner).collect();
+        let title_names: Vec<u32> = words32.by_ref().take(kept_title_names).collect();
         let trigram_sketch: Vec<u32> = words32.by_ref().take(kept_trigrams).collect();
         let sketch: Vec<u32> = words32.collect();
         let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
-        let ascending16 = number_sample.windows(2).all(|w| w[0] < w[1]);
+        let ascending16 = |v: &[u16]| v.windows(2).all(|w| w[0] < w[1]);
         let content_hashes: Vec<u32> = content_sample.iter().map(|&(h, _)| h).collect();
         if !ascending(&sketch)
             || !ascending(&trigram_sketch)
@@ -199,7 +295,9 @@ impl Signature {
             || kept_title_kommuner > TITLE_KOMMUN_SAMPLE
             || (event == 0) != (event_time == 0)
             || !ascending(&content_hashes)
-            || !ascending16
+            || !ascending(&title_names)
+            || !ascending16(&number_sample)
+            || !ascending16(&ages)
         {
             return None;
         }
@@ -219,6 +317,12 @@ impl Signature {
             trigram_sketch,
             contents,
             content_sample,
+            facts: Facts {
+                weekdays,
+                kinds,
+                ages,
+                title_names,
+            },
             sketch,
         })
     }
@@ -261,6 +365,8 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         title_kommun_names(title).iter().map(name_hash),
         TITLE_KOMMUN_SAMPLE,
     );
+    let (_, title_names) = sample(names(title).iter().map(name_hash), TITLE_NAME_SAMPLE);
+    let facts = facts(&format!("{title} {text}"), title_names);
     let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
     let (streets_total, street_sample) = sample(
         all_names
@@ -297,8 +403,78 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         trigram_sketch,
         contents: u8::try_from(contents_total).unwrap_or(u8::MAX),
         content_sample,
+        facts,
         sketch: shingles,
     })
+}
+
+/// The weekdays, kinds of event and ages a text states.
+fn facts(text: &str, title_names: Vec<u32>) -> Facts {
+    let lower = text.to_lowercase();
+    // Byte offsets where a word starts: stems match there ("brand" in "branden", not in
+    // "ombrand"; "rån" in "rånet", not in "från").
+    let starts: Vec<usize> = lower
+        .char_indices()
+        .scan(None, |prev: &mut Option<char>, (i, c)| {
+            let start = c.is_alphanumeric() && !prev.is_some_and(char::is_alphanumeric);
+            *prev = Some(c);
+            Some(start.then_some(i))
+        })
+        .flatten()
+        .collect();
+    let named = |stem: &str| starts.iter().any(|&i| lower[i..].starts_with(stem));
+    let bits = |list: &[&str]| {
+        list.iter()
+            .enumerate()
+            .filter(|&(_, w)| named(w))
+            .fold(0u16, |acc, (i, _)| acc | 1 << i)
+    };
+    let kinds = EVENT_KINDS
+        .iter()
+        .enumerate()
+        .filter(|&(_, stems)| stems.iter().any(|s| named(s)))
+        .fold(0u16, |acc, (i, _)| acc | 1 << i);
+    let (_, ages) = sample(ages(&lower).into_iter().map(u32::from), AGE_SAMPLE);
+    Facts {
+        weekdays: bits(WEEKDAYS) as u8,
+        kinds,
+        ages: ages.into_iter().map(|a| a as u16).collect(),
+        title_names,
+    }
+}
+
+/// Numbers of years a lowercased text states: a number of at most three digits followed by
+/// "år", or by a word starting "årig", "åring" or "årsåldern" (after a space or a hyphen), and
+/// the first number of "19 och 22 år".
+fn ages(lower: &str) -> Vec<u16> {
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .flat_map(|t| t.split_inclusive('-'))
+        .filter(|t| !t.is_empty() && *t != "-")
+        .collect();
+    let years = |t: &str| {
+        t == "år"
+            || ["årig", "åring", "årsåldern"]
+                .iter()
+                .any(|p| t.starts_with(p))
+    };
+    let number = |t: &str| {
+        let t = t.trim_end_matches('-');
+        (!t.is_empty() && t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<u16>().ok())
+            .flatten()
+    };
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let Some(n) = number(t) else { continue };
+        let next = tokens.get(i + 1).copied().unwrap_or("");
+        let after_and = tokens.get(i + 2).copied().unwrap_or("");
+        let then = tokens.get(i + 3).copied().unwrap_or("");
+        if years(next) || (next == "och" && number(after_and).is_some() && then == "år") {
+            out.push(n);
+        }
+    }
+    out
 }
 
 /// The content stems of title and text with their weights, by ascending hash: the first six
@@ -647,6 +823,19 @@ mod tests {
         assert!(weight("polise") < weight("mordbr"));
         assert!(weight("larmad") < weight("radhus"));
         assert_eq!(weight("ett"), None);
+    }
+
+    #[test]
+    fn facts_of_a_report() {
+        let f = facts(
+            "Brand i radhus – två män, 19 och 22 år, gripna. En 45-årig kvinna i \
+             60-årsåldern? Natten till lördag kom 14 personer från Araby, fängelse i 8 år.",
+            Vec::new(),
+        );
+        assert_eq!(f.ages, [8, 19, 22, 45, 60]);
+        assert_eq!(f.weekdays, 1 << 5, "lördag, not 'från' or 'radhus'");
+        // Fire (brand), but not theft: "rån" only inside "från".
+        assert_eq!(f.kinds, 1 << 0);
     }
 
     #[test]
