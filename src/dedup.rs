@@ -5,9 +5,10 @@
 //! The decision, in order (all must pass):
 //! 1. both texts are long enough to judge: Polisen's one-line summaries repeat word for word for
 //!    unrelated events, so short texts never merge by their words. A short text with a Polisen
-//!    event title has a signature all the same, and is the same story as another item exactly
-//!    when both titles name the same event (step 4) (a county and a national copy, an
-//!    "Uppdaterad" edit), within the window;
+//!    event title has a signature all the same, and is the same story as another Polisen event
+//!    exactly when both titles name the same event (step 4: a county and a national copy, an
+//!    "Uppdaterad" edit), and as a local site's longer report of it when they share the place,
+//!    the facts and most of the event's content words (see [`event_report`]);
 //! 2. the items are at most the window apart (3 days by default);
 //! 3. the places agree: when both carry kommun codes they share one, and likewise for län;
 //! 4. two Polisen event titles name the same time stamp, and the same place or places in one
@@ -96,6 +97,13 @@ const STRONG_CONTENT_CONTAINMENT: f64 = 0.65;
 /// story within 6 hours passes those checks at all, while heavy rewrites that do keep 0.19 and
 /// up; 0.35 leaves a margin.
 const EVENT_CONTENT_CONTAINMENT: f64 = 0.35;
+/// A short Polisen event text needs this many 5-word runs (12 words) to be told apart from
+/// Polisen's stock one-liners ("Bilist misstänks för brott.") in [`event_report`].
+const EVENT_REPORT_MIN_SHINGLES: usize = 8;
+/// Weighted content containment a local report of a short Polisen event needs: on the tune
+/// pairs no different story passes the other checks of [`event_report`], while reports that do
+/// keep 0.48–1.00 of the event's content words.
+const EVENT_REPORT_CONTAINMENT: f64 = 0.60;
 
 /// What the matcher knows about one item.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +154,10 @@ pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f6
         return None;
     }
     if a.sig.is_short() || b.sig.is_short() {
-        return same_event.then_some(1.0);
+        if same_event {
+            return Some(1.0);
+        }
+        return event_report(a, b, apart);
     }
     if numbers_conflict(a.sig, b.sig) || names_conflict(a.sig, b.sig) {
         return None;
@@ -269,6 +280,30 @@ fn title_kommuner_differ(a: &Signature, b: &Signature) -> bool {
             .title_kommuner
             .iter()
             .any(|k| b.title_kommuner.binary_search(k).is_ok())
+}
+
+/// A local report of a Polisen event: one side is a Polisen event too short to judge by its
+/// words alone ("Det brinner i en förrådsbyggnad i Stallbacka. Räddningstjänsten är på
+/// plats."), the other is not a Polisen event and tells it at length. Within 12 hours, in a
+/// shared kommun, with at least `EVENT_REPORT_MIN_SHINGLES` word runs in the event's text, no
+/// conflicting figures or names, the event's facts (a shared name or age, nothing contradicted),
+/// and ≥ 0.60 of the event's weighted content words in the report.
+fn event_report(a: &Judged, b: &Judged, apart: Duration) -> Option<f64> {
+    let (event, report) = if a.sig.is_short() { (a, b) } else { (b, a) };
+    let qualifies = event.sig.event != 0
+        && report.sig.event == 0
+        && !report.sig.is_short()
+        && usize::from(event.sig.shingles) >= EVENT_REPORT_MIN_SHINGLES
+        && apart <= CLOSE_IN_TIME
+        && share_kommun(a.regions, b.regions)
+        && !numbers_conflict(a.sig, b.sig)
+        && !names_conflict(a.sig, b.sig)
+        && same_event_facts(a.sig, b.sig);
+    if !qualifies {
+        return None;
+    }
+    let cw = content_containment(a.sig, b.sig);
+    (cw >= EVENT_REPORT_CONTAINMENT).then_some(cw)
 }
 
 /// Whether two texts state one event's facts: they share a specific name or an age, and

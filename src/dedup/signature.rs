@@ -40,7 +40,7 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 6;
+const FORMAT_VERSION: u8 = 7;
 /// Bytes before the samples: version, flags, shingle count, event key, event time key, number
 /// count, name count, street count, title kommun count, 3-gram count, content stem count,
 /// weekdays, event kinds, age count, title name count.
@@ -359,13 +359,16 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         return None;
     }
     let (trigrams, trigram_sketch) = bottom_k(&word_hashes, 3, TRIGRAM_SEED, TRIGRAM_SKETCH_SIZE);
-    let all_names: Vec<String> = names(title).into_iter().chain(names(text)).collect();
+    // A Polisen event title's capitalized words are its event type ("Trafikolycka,
+    // personskada") and its place, not names of what the news is about.
+    let title_names_raw = if event == 0 { names(title) } else { Vec::new() };
+    let all_names: Vec<String> = title_names_raw.iter().cloned().chain(names(text)).collect();
     let name_hash = |n: &String| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32;
     let (_, title_kommuner) = sample(
         title_kommun_names(title).iter().map(name_hash),
         TITLE_KOMMUN_SAMPLE,
     );
-    let (_, title_names) = sample(names(title).iter().map(name_hash), TITLE_NAME_SAMPLE);
+    let (_, title_names) = sample(title_names_raw.iter().map(name_hash), TITLE_NAME_SAMPLE);
     let facts = facts(&format!("{title} {text}"), title_names);
     let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
     let (streets_total, street_sample) = sample(
