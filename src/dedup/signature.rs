@@ -40,11 +40,14 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 7;
+const FORMAT_VERSION: u8 = 8;
 /// Bytes before the samples: version, flags, shingle count, event key, event time key, number
 /// count, name count, street count, title kommun count, 3-gram count, content stem count,
-/// weekdays, event kinds, age count, title name count.
-const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 2 + 1 + 1;
+/// weekdays, event kinds, age count, title name count, subject count, mention count, mentions
+/// in all.
+const HEADER_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1;
+/// How many mentions (all specific names, genitive s dropped) are kept.
+const MENTION_SAMPLE: usize = 24;
 /// How many ages and how many specific names of the title are kept.
 const AGE_SAMPLE: usize = 8;
 const TITLE_NAME_SAMPLE: usize = 4;
@@ -164,6 +167,14 @@ pub(crate) struct Facts {
     /// Hashes of the title's specific names (as in `name_sample`), ascending, at most
     /// `TITLE_NAME_SAMPLE`.
     pub title_names: Vec<u32>,
+    /// The same names without a genitive s ("Hertsöskolans" is "hertsöskolan"), hashed: what
+    /// the headline is about.
+    pub subjects: Vec<u32>,
+    /// Every specific name of title and text without a genitive s, hashed, ascending, at most
+    /// `MENTION_SAMPLE` (the smallest hashes)…
+    pub mentions: Vec<u32>,
+    /// … of this many (saturating).
+    pub mentions_total: u8,
 }
 
 impl Signature {
@@ -179,6 +190,8 @@ impl Signature {
                     + self.street_sample.len()
                     + self.title_kommuner.len()
                     + self.facts.title_names.len()
+                    + self.facts.subjects.len()
+                    + self.facts.mentions.len()
                     + self.trigram_sketch.len()
                     + self.sketch.len())
                 + 5 * self.content_sample.len(),
@@ -200,6 +213,9 @@ impl Signature {
         // Both at most their sample sizes, so they fit.
         out.push(self.facts.ages.len() as u8);
         out.push(self.facts.title_names.len() as u8);
+        out.push(self.facts.subjects.len() as u8);
+        out.push(self.facts.mentions.len() as u8);
+        out.push(self.facts.mentions_total);
         for v in self.number_sample.iter().chain(&self.facts.ages) {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -209,6 +225,8 @@ impl Signature {
             .chain(&self.street_sample)
             .chain(&self.title_kommuner)
             .chain(&self.facts.title_names)
+            .chain(&self.facts.subjects)
+            .chain(&self.facts.mentions)
             .chain(&self.trigram_sketch)
             .chain(&self.sketch)
         {
@@ -241,6 +259,9 @@ impl Signature {
         let kinds = u16::from_le_bytes([b[20], b[21]]);
         let kept_ages = usize::from(b[22]);
         let kept_title_names = usize::from(b[23]);
+        let kept_subjects = usize::from(b[24]);
+        let kept_mentions = usize::from(b[25]);
+        let mentions_total = b[26];
         let kept_numbers = usize::from(numbers).min(NUMBER_SAMPLE);
         let kept_names = usize::from(names).min(NAME_SAMPLE);
         let kept_streets = usize::from(streets).min(STREET_SAMPLE);
@@ -253,12 +274,17 @@ impl Signature {
                 + kept_streets
                 + kept_title_kommuner
                 + kept_title_names
+                + kept_subjects
+                + kept_mentions
                 + kept_trigrams
                 + kept_shingles);
         let judged = usize::from(shingles) >= MIN_SHINGLES;
         if body.len() != 2 * (kept_numbers + kept_ages) + words32 + 5 * kept_contents
             || kept_ages > AGE_SAMPLE
             || kept_title_names > TITLE_NAME_SAMPLE
+            || kept_subjects > TITLE_NAME_SAMPLE
+            || kept_mentions > MENTION_SAMPLE
+            || kept_mentions > usize::from(mentions_total)
             || flags & !FLAG_SHORT != 0
             || if short { event == 0 } else { !judged }
         {
@@ -282,6 +308,8 @@ impl Signature {
         let street_sample: Vec<u32> = words32.by_ref().take(kept_streets).collect();
         let title_kommuner: Vec<u32> = words32.by_ref().take(kept_title_kommuner).collect();
         let title_names: Vec<u32> = words32.by_ref().take(kept_title_names).collect();
+        let subjects: Vec<u32> = words32.by_ref().take(kept_subjects).collect();
+        let mentions: Vec<u32> = words32.by_ref().take(kept_mentions).collect();
         let trigram_sketch: Vec<u32> = words32.by_ref().take(kept_trigrams).collect();
         let sketch: Vec<u32> = words32.collect();
         let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
@@ -296,6 +324,8 @@ impl Signature {
             || (event == 0) != (event_time == 0)
             || !ascending(&content_hashes)
             || !ascending(&title_names)
+            || !ascending(&subjects)
+            || !ascending(&mentions)
             || !ascending16(&number_sample)
             || !ascending16(&ages)
         {
@@ -322,6 +352,9 @@ impl Signature {
                 kinds,
                 ages,
                 title_names,
+                subjects,
+                mentions,
+                mentions_total,
             },
             sketch,
         })
@@ -369,7 +402,16 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
         TITLE_KOMMUN_SAMPLE,
     );
     let (_, title_names) = sample(title_names_raw.iter().map(name_hash), TITLE_NAME_SAMPLE);
-    let facts = facts(&format!("{title} {text}"), title_names);
+    let unsuffixed = |n: &String| {
+        let n = n.strip_suffix('s').unwrap_or(n);
+        (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32
+    };
+    let (_, subjects) = sample(title_names_raw.iter().map(unsuffixed), TITLE_NAME_SAMPLE);
+    let (mentions_total, mentions) = sample(all_names.iter().map(unsuffixed), MENTION_SAMPLE);
+    let mut facts = facts(&format!("{title} {text}"), title_names);
+    facts.subjects = subjects;
+    facts.mentions = mentions;
+    facts.mentions_total = u8::try_from(mentions_total).unwrap_or(u8::MAX);
     let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
     let (streets_total, street_sample) = sample(
         all_names
@@ -443,6 +485,7 @@ fn facts(text: &str, title_names: Vec<u32>) -> Facts {
         kinds,
         ages: ages.into_iter().map(|a| a as u16).collect(),
         title_names,
+        ..Facts::default()
     }
 }
 
