@@ -156,21 +156,19 @@ impl StoryIndex {
         // Every node met on the chains of the query's values, by slot. A bucket is shared by
         // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
         let mut hits: Vec<u32> = Vec::new();
-        // The newest items of the query's kommuner, counted as if they shared every shingle so
-        // that they are judged whatever their wording.
+        // The newest close items of the query's kommuner: judged whatever their wording, since
+        // the retelling rules need no shared 5-grams.
+        let mut near: Vec<u32> = Vec::new();
         for code in regions.iter().filter(|r| is_kommun(r)) {
             if let Some(slots) = self.by_kommun.get(code) {
-                for &slot in slots.iter().rev().take(MAX_KOMMUN_WALK) {
-                    // Only close items can match without shared 5-grams; skip the rest early.
-                    let close = self.slots[slot as usize]
+                near.extend(slots.iter().rev().take(MAX_KOMMUN_WALK).filter(|&&slot| {
+                    self.slots[slot as usize]
                         .as_ref()
-                        .is_some_and(|e| (e.published - published).abs() <= CLOSE_IN_TIME);
-                    if close {
-                        hits.extend(std::iter::repeat_n(slot, MIN_MATCHES));
-                    }
-                }
+                        .is_some_and(|e| (e.published - published).abs() <= CLOSE_IN_TIME)
+                }));
             }
         }
+        near.sort_unstable();
         for &v in &sig.sketch {
             let mut cur = self.heads[bucket(v, self.heads.len())];
             for _ in 0..MAX_WALK {
@@ -182,6 +180,7 @@ impl StoryIndex {
                 cur = node.next;
             }
         }
+        hits.extend_from_slice(&near);
         hits.sort_unstable();
         let query = Judged {
             sig,
@@ -190,7 +189,7 @@ impl StoryIndex {
         };
         let mut best: Option<(f64, i64)> = None;
         for run in hits.chunk_by(|a, b| a == b) {
-            if run.len() < MIN_MATCHES {
+            if run.len() < MIN_MATCHES && near.binary_search(&run[0]).is_err() {
                 continue;
             }
             let Some(e) = &self.slots[run[0] as usize] else {

@@ -680,7 +680,7 @@ fn specific_name(word: &str) -> Option<String> {
         return None;
     }
     let lower = word.to_lowercase();
-    if MONTHS_AND_DAYS.contains(&lower.as_str()) {
+    if police::MONTHS.contains(&lower.as_str()) || WEEKDAYS.contains(&lower.as_str()) {
         return None;
     }
     let kommuner = kommun_names();
@@ -690,28 +690,6 @@ fn specific_name(word: &str) -> Option<String> {
     }
     Some(lower)
 }
-
-const MONTHS_AND_DAYS: &[&str] = &[
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-    "måndag",
-    "tisdag",
-    "onsdag",
-    "torsdag",
-    "fredag",
-    "lördag",
-    "söndag",
-];
 
 /// The 290 kommun names, lowercased.
 fn kommun_names() -> &'static std::collections::HashSet<String> {
