@@ -1,16 +1,18 @@
 //! An in-memory index of recent items' signatures, so a new item is compared only with items it
-//! could match: an inverted index from shingle hash to the items whose sketch holds it, and a
-//! list of the items of each kommun.
+//! could match: an inverted index from shingle hash to the items whose sketch holds it, and
+//! lists of the items of each place.
 //!
 //! The copied-text rule needs at least three shared 5-gram sketch values, and every sketch value
-//! is indexed; the retelling rules need a shared kommun, and every item is listed under each of
-//! its kommuner. So the index finds every match [`super::same_story`] would accept, with two
-//! bounds. `find` reads at most `MAX_WALK` nodes of a bucket, newest first: a shingle found in
+//! is indexed; the retelling rules need a shared kommun, or a shared län where an item names no
+//! kommun, or an item with no place at all, and every item is listed under each place it could
+//! meet another item at (see [`place_keys`]). So the index finds every match
+//! [`super::same_story`] would accept, with two bounds. `find` reads at most `MAX_WALK` nodes of a bucket, newest first: a shingle found in
 //! more recent items than that is a stock phrase ("har upprättat en anmälan om") or a widely
 //! carried story, whose newest copies are as good a match as any; reading every posting of a
 //! stock phrase would make a lookup cost grow with the index. And it reads the newest
-//! `MAX_KOMMUN_WALK` items of each of the query's kommuner: the retelling rules only accept
-//! items published within 12 hours, and no kommun has that many items in 12 hours.
+//! `MAX_PLACE_WALK` items of each of the query's place lists: the retelling rules only accept
+//! items published within 12 hours, and no kommun has that many items in 12 hours (an item
+//! without a place reads the newest items of all, where a busy feed set may have more).
 //!
 //! Buckets are chains of nodes in one flat arena (8 bytes per indexed shingle, no allocation
 //! per bucket), newest node first. Removing an item only marks it gone; the arena is compacted
@@ -32,8 +34,8 @@ const MAX_LOAD: usize = 2;
 const MIN_GARBAGE: usize = 1 << 16;
 /// Nodes of one bucket that `find` reads. Bounds a lookup to `SKETCH_SIZE × MAX_WALK` nodes.
 const MAX_WALK: usize = 32;
-/// Newest items of one kommun that `find` compares for the retelling rules.
-const MAX_KOMMUN_WALK: usize = 256;
+/// Newest items of one place list that `find` compares for the retelling rules.
+const MAX_PLACE_WALK: usize = 256;
 
 /// An in-memory index of recent items: id → signature, publication time and regions.
 #[derive(Debug)]
@@ -46,9 +48,9 @@ pub struct StoryIndex {
     heads: Vec<u32>,
     nodes: Vec<Node>,
     live_nodes: usize,
-    /// Kommun code → slots of the items tagged with it, oldest first (removed ones included
-    /// until the next compaction).
-    by_kommun: HashMap<String, Vec<u32>>,
+    /// Place key (see [`place_keys`]) → slots of the items listed under it, oldest first
+    /// (removed ones included until the next compaction).
+    by_place: HashMap<String, Vec<u32>>,
 }
 
 #[derive(Debug)]
@@ -77,7 +79,7 @@ impl StoryIndex {
             heads: vec![0; MIN_BUCKETS],
             nodes: Vec::new(),
             live_nodes: 0,
-            by_kommun: HashMap::new(),
+            by_place: HashMap::new(),
         }
     }
 
@@ -101,7 +103,7 @@ impl StoryIndex {
         }
         let slot = self.slots.len();
         self.link(slot, &sig);
-        self.list_kommuner(slot, &regions);
+        self.list_places(slot, &regions);
         self.live_nodes += sig.sketch.len();
         self.slots.push(Some(Entry {
             id,
@@ -156,19 +158,25 @@ impl StoryIndex {
         // Every node met on the chains of the query's values, by slot. A bucket is shared by
         // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
         let mut hits: Vec<u32> = Vec::new();
-        // The newest close items of the query's kommuner: judged whatever their wording, since
-        // the retelling rules need no shared 5-grams.
+        // The newest close items the query could meet at a place: judged whatever their
+        // wording, since the retelling rules need no shared 5-grams.
+        let close = |&&slot: &&u32| {
+            self.slots[slot as usize]
+                .as_ref()
+                .is_some_and(|e| (e.published - published).abs() <= CLOSE_IN_TIME)
+        };
         let mut near: Vec<u32> = Vec::new();
-        for code in regions.iter().filter(|r| is_kommun(r)) {
-            if let Some(slots) = self.by_kommun.get(code) {
-                near.extend(slots.iter().rev().take(MAX_KOMMUN_WALK).filter(|&&slot| {
-                    self.slots[slot as usize]
-                        .as_ref()
-                        .is_some_and(|e| (e.published - published).abs() <= CLOSE_IN_TIME)
-                }));
+        if regions.is_empty() {
+            let newest = (0..self.slots.len() as u32).rev().take(MAX_PLACE_WALK);
+            near.extend(newest.filter(|slot| close(&slot)));
+        }
+        for key in query_keys(regions) {
+            if let Some(slots) = self.by_place.get(&key) {
+                near.extend(slots.iter().rev().take(MAX_PLACE_WALK).filter(close));
             }
         }
         near.sort_unstable();
+        near.dedup();
         for &v in &sig.sketch {
             let mut cur = self.heads[bucket(v, self.heads.len())];
             for _ in 0..MAX_WALK {
@@ -236,14 +244,14 @@ impl StoryIndex {
                     + e.regions.iter().map(String::capacity).sum::<usize>()
             })
             .sum();
-        let kommun_lists: usize = self
-            .by_kommun
+        let place_lists: usize = self
+            .by_place
             .iter()
             .map(|(k, v)| k.capacity() + size_of::<String>() + v.capacity() * size_of::<u32>())
             .sum();
         self.slots.capacity() * size_of::<Option<Entry>>()
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
-            + kommun_lists
+            + place_lists
             + self.heads.capacity() * size_of::<u32>()
             + self.nodes.capacity() * size_of::<Node>()
             + entries
@@ -261,13 +269,10 @@ impl StoryIndex {
         }
     }
 
-    /// Lists the item in `slot` under each of its kommuner.
-    fn list_kommuner(&mut self, slot: usize, regions: &[String]) {
-        for code in regions.iter().filter(|r| is_kommun(r)) {
-            self.by_kommun
-                .entry(code.clone())
-                .or_default()
-                .push(slot as u32);
+    /// Lists the item in `slot` under each of its place keys.
+    fn list_places(&mut self, slot: usize, regions: &[String]) {
+        for key in place_keys(regions) {
+            self.by_place.entry(key).or_default().push(slot as u32);
         }
     }
 
@@ -280,14 +285,54 @@ impl StoryIndex {
         self.heads = vec![0; buckets];
         self.nodes = Vec::with_capacity(self.live_nodes);
         self.by_id.clear();
-        self.by_kommun.clear();
+        self.by_place.clear();
         for (slot, e) in live.iter().enumerate() {
             self.link(slot, &e.sig);
-            self.list_kommuner(slot, &e.regions);
+            self.list_places(slot, &e.regions);
             self.by_id.insert(e.id, slot as u32);
         }
         self.slots = live.into_iter().map(Some).collect();
     }
+}
+
+/// The lists an item is listed under: each of its kommuner and each of its län; each of its län
+/// again, marked `/`, when it names no kommun; and `""` when it has no place at all. (The
+/// newest items of all are the slots themselves.)
+fn place_keys(regions: &[String]) -> Vec<String> {
+    if regions.is_empty() {
+        return vec![String::new()];
+    }
+    let kommun_free = !regions.iter().any(|r| is_kommun(r));
+    let mut keys: Vec<String> = regions.to_vec();
+    if kommun_free {
+        keys.extend(regions.iter().map(|r| format!("{r}/")));
+    }
+    keys
+}
+
+/// The lists a query walks to meet every close item it shares a place with: its kommuner's, the
+/// kommun-free items of its län (or, naming no kommun itself, every item of its län), and the
+/// items with no place. A query with no place walks the newest items of all instead.
+fn query_keys(regions: &[String]) -> Vec<String> {
+    if regions.is_empty() {
+        return Vec::new();
+    }
+    let kommun_free = !regions.iter().any(|r| is_kommun(r));
+    let mut keys: Vec<String> = regions
+        .iter()
+        .filter(|r| kommun_free || is_kommun(r))
+        .cloned()
+        .collect();
+    if !kommun_free {
+        keys.extend(
+            regions
+                .iter()
+                .filter(|r| !is_kommun(r))
+                .map(|r| format!("{r}/")),
+        );
+    }
+    keys.push(String::new());
+    keys
 }
 
 /// The bucket of shingle hash `v` in a table of `len` (a power of two); the hash's low bits are
