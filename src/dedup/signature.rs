@@ -24,6 +24,10 @@ pub const MIN_SHINGLES: usize = 20;
 const NUMBER_SAMPLE: usize = 16;
 /// How many of a text's distinct specific names are kept (the ones with the smallest hashes).
 const NAME_SAMPLE: usize = 16;
+/// Names are compared by their first characters, without a genitive s: a rewrite writes
+/// "Gränsö" for "Gränsöbadet", "Margretelund" for "Margretelunds industriområde", "Hammerdals
+/// dricksvatten" for "Hammerdal".
+const NAME_STEM_CHARS: usize = 6;
 /// How many of a text's distinct street names are kept (the ones with the smallest hashes).
 const STREET_SAMPLE: usize = 8;
 /// Endings of Swedish street and square names ("Drottninggatan", "Ekvägen", "Stortorget").
@@ -40,7 +44,7 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 8;
+const FORMAT_VERSION: u8 = 9;
 /// Bytes before the samples: version, flags, shingle count, event key, event time key, number
 /// count, name count, street count, title kommun count, 3-gram count, content stem count,
 /// weekdays, event kinds, age count, title name count, subject count, mention count, mentions
@@ -128,10 +132,11 @@ pub struct Signature {
     pub(crate) number_sample: Vec<u16>,
     /// Distinct specific names in title and text (saturating); see [`names`].
     pub(crate) names: u8,
-    /// Bottom-k sample of the names' 32-bit hashes, ascending, at most `NAME_SAMPLE`.
+    /// Bottom-k sample of the 32-bit hashes of the names' stems (first `NAME_STEM_CHARS`
+    /// letters, genitive s dropped), ascending, at most `NAME_SAMPLE`.
     pub(crate) name_sample: Vec<u32>,
-    /// Kommun names the title spells out ("Brand i Kumla"), as name hashes, ascending, at most
-    /// `TITLE_KOMMUN_SAMPLE`: where the headline says the news happened.
+    /// Kommuner the title spells out ("Brand i Kumla"), as their SCB codes (1881), ascending,
+    /// at most `TITLE_KOMMUN_SAMPLE`: where the headline says the news happened.
     pub(crate) title_kommuner: Vec<u32>,
     /// Distinct street names among the names (saturating).
     pub(crate) streets: u8,
@@ -378,6 +383,7 @@ impl Signature {
 /// The title is not shingled, because sources rewrite titles freely; it serves to drop a title
 /// the text repeats, and a Polisen event title contributes its time stamp and place.
 pub fn signature(title: &str, text: &str) -> Option<Signature> {
+    let text = &join_digit_groups(text);
     let title_words = words(title);
     let mut words = words(text);
     if !title_words.is_empty() && words.starts_with(&title_words) {
@@ -397,10 +403,7 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
     let title_names_raw = if event == 0 { names(title) } else { Vec::new() };
     let all_names: Vec<String> = title_names_raw.iter().cloned().chain(names(text)).collect();
     let name_hash = |n: &String| (mix64(fnv1a(n.as_bytes()) ^ NAME_SEED) >> 32) as u32;
-    let (_, title_kommuner) = sample(
-        title_kommun_names(title).iter().map(name_hash),
-        TITLE_KOMMUN_SAMPLE,
-    );
+    let (_, title_kommuner) = sample(title_kommuner(title).into_iter(), TITLE_KOMMUN_SAMPLE);
     let (_, title_names) = sample(title_names_raw.iter().map(name_hash), TITLE_NAME_SAMPLE);
     let unsuffixed = |n: &String| {
         let n = n.strip_suffix('s').unwrap_or(n);
@@ -412,7 +415,12 @@ pub fn signature(title: &str, text: &str) -> Option<Signature> {
     facts.subjects = subjects;
     facts.mentions = mentions;
     facts.mentions_total = u8::try_from(mentions_total).unwrap_or(u8::MAX);
-    let (names_total, name_sample) = sample(all_names.iter().map(name_hash), NAME_SAMPLE);
+    let name_stem_hash = |n: &String| {
+        let n = n.strip_suffix('s').unwrap_or(n);
+        let stem: String = n.chars().take(NAME_STEM_CHARS).collect();
+        (mix64(fnv1a(stem.as_bytes()) ^ NAME_SEED) >> 32) as u32
+    };
+    let (names_total, name_sample) = sample(all_names.iter().map(name_stem_hash), NAME_SAMPLE);
     let (streets_total, street_sample) = sample(
         all_names
             .iter()
@@ -523,9 +531,10 @@ fn ages(lower: &str) -> Vec<u16> {
     out
 }
 
-/// Weight (32 × ln((texts + 1) / (df + 1))) from which a content stem counts as rare: it occurs in
-/// at most 40 of the 2,972 background texts, about one in 75. A story's own words (a street, a
-/// village, "radhus", "flytväst") are rare; the stock words of news ("larmades", "skadad") are not.
+/// Weight (32 × ln((texts + 1) / (df + 1))) from which a content stem counts as rare: it occurs
+/// in at most one in 72 background texts (49 of the 3,562 in `data/content-df.tsv`). A story's
+/// own words (a street, a village, "radhus", "flytväst") are rare; the stock words of news
+/// ("larmades", "skadad") are not.
 pub(crate) const RARE_WEIGHT: u8 = 137;
 
 /// Whether a content stem's hash is that of a word of a kommun's or a län's name ("gävle",
@@ -638,22 +647,48 @@ fn bottom_k(word_hashes: &[u64], n: usize, seed: u64, k: usize) -> (usize, Vec<u
     (total, runs)
 }
 
-/// The kommuner a title names by a capitalized word ("Brand i Kumla", "Kumlas damer"),
-/// lowercased, without a genitive s.
-fn title_kommun_names(title: &str) -> Vec<String> {
+/// The codes of the kommuner a title names by a capitalized word ("Brand i Kumla", "Kumlas
+/// damer", with or without a genitive s).
+fn title_kommuner(title: &str) -> Vec<u32> {
     let kommuner = kommun_names();
     words_as_written(title)
         .into_iter()
         .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
         .filter_map(|w| {
             let lower = w.to_lowercase();
-            if kommuner.contains(lower.as_str()) {
-                return Some(lower);
+            if let Some(&code) = kommuner.get(lower.as_str()) {
+                return Some(code);
             }
-            let base = lower.strip_suffix('s')?;
-            kommuner.contains(base).then(|| base.to_string())
+            kommuner.get(lower.strip_suffix('s')?).copied()
         })
         .collect()
+}
+
+/// The text with Swedish thousands separators removed: "1 200 kunder" and "150 000 kronor" are
+/// one number each ("1200", "150000"), not two, so that an edit correcting "1 200" to "2 100"
+/// differs in one figure rather than in two unrelated ones. A group of one to three digits is
+/// joined to a following group of exactly three digits across one space (plain, no-break or
+/// narrow no-break).
+fn join_digit_groups(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let mut out = String::with_capacity(text.len());
+    let mut run = 0; // digits just written, in the current group
+    for (i, &c) in chars.iter().enumerate() {
+        let separator = matches!(c, ' ' | '\u{a0}' | '\u{202f}');
+        let joins = separator
+            && (1..=3).contains(&run)
+            && (1..=3).all(|k| digit(i + k))
+            && !digit(i + 4)
+            && !(i > run && digit(i - run - 1));
+        if joins {
+            run = 0;
+            continue;
+        }
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        out.push(c);
+    }
+    out
 }
 
 /// Alphanumeric words as written (case kept).
@@ -722,22 +757,24 @@ fn specific_name(word: &str) -> Option<String> {
         return None;
     }
     let kommuner = kommun_names();
-    let base = lower.strip_suffix('s').filter(|b| kommuner.contains(*b));
-    if kommuner.contains(lower.as_str()) || base.is_some() {
+    let base = lower
+        .strip_suffix('s')
+        .filter(|b| kommuner.contains_key(*b));
+    if kommuner.contains_key(lower.as_str()) || base.is_some() {
         return None;
     }
     Some(lower)
 }
 
-/// The 290 kommun names, lowercased.
-fn kommun_names() -> &'static std::collections::HashSet<String> {
-    static NAMES: std::sync::OnceLock<std::collections::HashSet<String>> =
+/// The 290 kommun names, lowercased, with their codes.
+fn kommun_names() -> &'static std::collections::HashMap<String, u32> {
+    static NAMES: std::sync::OnceLock<std::collections::HashMap<String, u32>> =
         std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
         crate::regions::Regions::get_builtin()
             .kommuner()
             .iter()
-            .map(|k| k.name.to_lowercase())
+            .filter_map(|k| Some((k.name.to_lowercase(), k.code.parse().ok()?)))
             .collect()
     })
 }
@@ -885,6 +922,23 @@ mod tests {
         assert!(weight("polise") < weight("mordbr"));
         assert!(weight("larmad") < weight("radhus"));
         assert_eq!(weight("ett"), None);
+    }
+
+    #[test]
+    fn thousands_separators_join_digit_groups() {
+        assert_eq!(join_digit_groups("cirka 1 200 kunder"), "cirka 1200 kunder");
+        assert_eq!(
+            join_digit_groups("150\u{a0}000 kronor och 12 345 678 tkr"),
+            "150000 kronor och 12345678 tkr"
+        );
+        // Not a thousands group: two figures, a four-digit group on either side.
+        assert_eq!(join_digit_groups("19 och 22 år"), "19 och 22 år");
+        assert_eq!(join_digit_groups("den 6 2026"), "den 6 2026");
+        assert_eq!(join_digit_groups("klockan 13 1234"), "klockan 13 1234");
+        assert_eq!(
+            join_digit_groups("år 2025 200 personer"),
+            "år 2025 200 personer"
+        );
     }
 
     #[test]
