@@ -1,5 +1,6 @@
 //! One story, one entry: a local rewrite of a police press release joins its story across
-//! sources; short look-alike police summaries never do; `forget` and retention remove for good.
+//! sources, and so does a paper's own account after a restart; short look-alike police
+//! summaries never do; `forget` and retention remove for good.
 
 use crate::support::{Daemon, Env, Origin, Route, atom};
 
@@ -300,6 +301,72 @@ fn retention_prunes_old_items_no_source_lists_any_more() {
     assert_eq!(title, "Gammal nyhet 2 från Kumla");
     assert_eq!(conn.query_row::<i64, _, _>("SELECT COUNT(*) FROM item_regions r WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)", [], |r| r.get(0)).unwrap(), 0, "tags go with their item");
     assert!(d.log.lock().unwrap().contains("pruned old items"));
+}
+
+const FIRE: &str = "Strax efter klockan tre natten till lördag larmades räddningstjänst och polis till en brand i ett radhus på Sjöängsvägen i Kumla. När räddningstjänsten kom fram brann det kraftigt i husets nedre plan. En kvinna i 60-årsåldern fördes med ambulans till Universitetssjukhuset Örebro med brännskador och misstänkt rökförgiftning. Två grannhus utrymdes under släckningsarbetet. En brandtekniker ska undersöka huset under lördagen och polisen har upprättat en anmälan om mordbrand.";
+
+/// A paper's own account of the fire: its own words, and no place the tagger knows.
+const OWN_ACCOUNT: &str = "– Vi hörde en smäll och sedan såg vi lågorna genom fönstret, säger en granne som tidningen har pratat med. Det var vid tretiden i natt som elden tog fart i bottenvåningen på radhuset på Sjöängsvägen. Kvinnan som bor där tog sig ut själv men fick brännskador och andades in rök. Grannhusen på båda sidor utrymdes medan brandmännen arbetade. Polisen utreder branden som mordbrand och en brandtekniker går igenom huset under dagen.";
+
+/// The story index survives a restart: each `poll --once` is a new process that rebuilds it
+/// from the database. A paper's own account that shares hardly a phrase with the release and
+/// names only a street (so it has no region of its own) still joins the release's story in
+/// Kumla, found through the index's list of items without a place.
+#[test]
+fn an_own_account_without_a_place_joins_the_story_after_a_restart() {
+    let origin = Origin::start();
+    // Recent, so that the restarted process loads the release into its index (it loads the
+    // items that may still gain reports, those of the last few days).
+    let hours_ago = |h: i64| (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc2822();
+    let release = item(
+        "https://polisen.se/aktuellt/nyheter/2026/november/brand-kumla/",
+        "Kvinna till sjukhus efter brand i radhus i Kumla",
+        FIRE,
+        &hours_ago(6),
+    );
+    let own = item(
+        "https://tidningen.example/radhusbranden",
+        "Grannarna väcktes av smällar – radhusbranden utreds som mordbrand",
+        OWN_ACCOUNT,
+        &hours_ago(3),
+    );
+    origin.route(
+        "/polisen",
+        Route::new(
+            200,
+            "application/rss+xml",
+            rss(std::slice::from_ref(&release)),
+        ),
+    );
+    origin.route(
+        "/tidningen",
+        Route::new(200, "application/rss+xml", rss(&[])),
+    );
+    // The paper is a national outlet: no prior region.
+    let env = Env::new(&format!(
+        "[[source]]\nid = \"polisen\"\nurl = \"{}\"\nregion = \"18\"\n\n[[source]]\nid = \"tidningen\"\nurl = \"{}\"\n",
+        origin.url("/polisen"),
+        origin.url("/tidningen")
+    ));
+    env.ok(&["poll", "--once"]);
+    origin.route(
+        "/tidningen",
+        Route::new(200, "application/rss+xml", rss(&[own])),
+    );
+    env.ok(&["poll", "--once"]);
+    let kumla = entries(&env, "/feeds/orebro-lan/kumla.atom");
+    assert_eq!(kumla.len(), 1, "one entry for the fire in Kumla");
+    let links: Vec<(&str, Option<&str>)> = kumla[0]
+        .links
+        .iter()
+        .map(|l| (l.href.as_str(), l.rel.as_deref()))
+        .collect();
+    assert!(
+        links.contains(&("https://tidningen.example/radhusbranden", Some("related"))),
+        "{links:?}"
+    );
+    let national = entries(&env, "/feeds/sverige.atom");
+    assert_eq!(national.len(), 1, "the own account is no entry of its own");
 }
 
 #[test]
