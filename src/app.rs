@@ -314,6 +314,82 @@ pub fn tag_jsonl(
     Ok(failed)
 }
 
+/// One side of a `match --jsonl` pair, in the shape of `eval/dedup-pairs.jsonl`.
+#[derive(serde::Deserialize)]
+struct MatchSide {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+    /// RFC 3339.
+    published: String,
+    #[serde(default)]
+    regions: Vec<String>,
+}
+
+/// One line of `match --jsonl` input; other fields (`kind`, `same`, …) are ignored.
+#[derive(serde::Deserialize)]
+struct MatchInput {
+    id: serde_json::Value,
+    a: MatchSide,
+    b: MatchSide,
+}
+
+/// The matcher's view of one side of a `match --jsonl` pair.
+fn story_item(s: &MatchSide, published: chrono::DateTime<Utc>) -> crate::dedup::StoryItem<'_> {
+    crate::dedup::StoryItem {
+        title: &s.title,
+        text: &s.text,
+        published,
+        regions: &s.regions,
+    }
+}
+
+/// `regionfeed match --jsonl`: decides for each JSON line holding two items whether they tell
+/// one story, and says by which rule or which check; returns how many lines failed.
+pub fn match_jsonl(input: impl BufRead, mut output: impl Write) -> Result<usize, AppError> {
+    use crate::dedup::{Verdict, judge};
+    let mut failed = 0;
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(AppError::Input)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<MatchInput>(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                let time = |s: &MatchSide| {
+                    chrono::DateTime::parse_from_rfc3339(&s.published)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| format!("published {:?}: {e}", s.published))
+                };
+                Ok((time(&m.a)?, time(&m.b)?, m))
+            });
+        let out = match parsed {
+            Ok((ta, tb, m)) => match judge(&story_item(&m.a, ta), &story_item(&m.b, tb)) {
+                Verdict::Same { rule, score } => serde_json::json!({
+                    "id": m.id,
+                    "same": true,
+                    "rule": rule.name(),
+                    "score": (score * 1000.0).round() / 1000.0,
+                }),
+                Verdict::Different(refusal) => serde_json::json!({
+                    "id": m.id,
+                    "same": false,
+                    "refused": refusal.name(),
+                }),
+            },
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({ "line": i + 1, "error": e })
+            }
+        };
+        writeln!(output, "{out}").map_err(AppError::Input)?;
+    }
+    output.flush().map_err(AppError::Input)?;
+    Ok(failed)
+}
+
 /// Rebuilds the served site whenever the scheduler stores something new or the config changes.
 async fn refresh_site(
     mut contexts: watch::Receiver<Arc<Context>>,

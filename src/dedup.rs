@@ -144,8 +144,14 @@ pub struct StoryItem<'a> {
 
 /// The pairwise decision the index applies: whether `a` and `b` tell the same story.
 pub fn same_story(a: &StoryItem, b: &StoryItem) -> bool {
+    matches!(judge(a, b), Verdict::Same { .. })
+}
+
+/// The pairwise decision with its reason: the rule that made two items one story, or the check
+/// that kept them apart (for `regionfeed match`, and for an operator asking why).
+pub fn judge(a: &StoryItem, b: &StoryItem) -> Verdict {
     let (Some(sa), Some(sb)) = (signature(a.title, a.text), signature(b.title, b.text)) else {
-        return false;
+        return Verdict::Different(Refusal::TooShort);
     };
     let a = Judged {
         sig: &sa,
@@ -157,7 +163,104 @@ pub fn same_story(a: &StoryItem, b: &StoryItem) -> bool {
         published: b.published,
         regions: b.regions,
     };
-    story_score(&a, &b, DEFAULT_WINDOW).is_some()
+    match decide(&a, &b, DEFAULT_WINDOW) {
+        Ok((rule, score)) => Verdict::Same { rule, score },
+        Err(refusal) => Verdict::Different(refusal),
+    }
+}
+
+/// A decision on two items, with its reason.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// One story, by this rule; `score` is the containment the rule measured (1.0 for an event
+    /// stamp).
+    Same { rule: Rule, score: f64 },
+    /// Two stories: the first check that kept them apart.
+    Different(Refusal),
+}
+
+/// The rule that made two items one story (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Two Polisen event titles with the same time stamp and place.
+    EventStamp,
+    /// A local report of a short Polisen event notice.
+    EventReport,
+    /// Shared word 5-grams.
+    CopiedText,
+    /// Shared word 3-grams: a national copy or a brief.
+    CondensedCopy,
+    /// Shared 3-grams and names: a rewrite that keeps the release's streets and places.
+    NamedRewrite,
+    /// Shared rarity-weighted content words.
+    SameFacts,
+    /// Shared content words and the same event's facts.
+    SameEvent,
+    /// Many shared rare words: a newspaper's own account.
+    OwnAccount,
+}
+
+/// The check that kept two items apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A text too short to judge by its words, and no event stamp or event report joins it.
+    TooShort,
+    /// Published further apart than the window (3 days), or than a rule's own window.
+    TooFarApart,
+    /// Different places: no shared kommun or län where the rule needs one.
+    PlacesDiffer,
+    /// Two Polisen events with different time stamps or places.
+    OtherEvent,
+    /// Each headline names something (a name, a kommun) the other item never mentions.
+    HeadlinesDiffer,
+    /// Different figures.
+    NumbersDiffer,
+    /// Different streets, districts or people.
+    NamesDiffer,
+    /// The titles name different kommuner, and one item never mentions the other's.
+    TitleKommunerDiffer,
+    /// Each item has a kommun of its own besides the one they share.
+    PlacesDiverge,
+    /// Another weekday, kind of event or age, or no shared name or age, where a rule needs the
+    /// event's facts.
+    FactsDiffer,
+    /// Not enough shared wording, content or rare words for any rule.
+    TooLittleShared,
+}
+
+impl Rule {
+    /// The rule's name in `regionfeed match` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::EventStamp => "event-stamp",
+            Rule::EventReport => "event-report",
+            Rule::CopiedText => "copied-text",
+            Rule::CondensedCopy => "condensed-copy",
+            Rule::NamedRewrite => "named-rewrite",
+            Rule::SameFacts => "same-facts",
+            Rule::SameEvent => "same-event",
+            Rule::OwnAccount => "own-account",
+        }
+    }
+}
+
+impl Refusal {
+    /// The check's name in `regionfeed match` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::TooShort => "too-short",
+            Refusal::TooFarApart => "too-far-apart",
+            Refusal::PlacesDiffer => "places-differ",
+            Refusal::OtherEvent => "other-event",
+            Refusal::HeadlinesDiffer => "headlines-differ",
+            Refusal::NumbersDiffer => "numbers-differ",
+            Refusal::NamesDiffer => "names-differ",
+            Refusal::TitleKommunerDiffer => "title-kommuner-differ",
+            Refusal::PlacesDiverge => "places-diverge",
+            Refusal::FactsDiffer => "facts-differ",
+            Refusal::TooLittleShared => "too-little-shared",
+        }
+    }
 }
 
 /// One side of a decision: a signature and the facts kept beside it.
@@ -169,28 +272,40 @@ pub(crate) struct Judged<'a> {
 
 /// The estimated containment when `a` and `b` are the same story, else `None`.
 pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f64> {
+    decide(a, b, window).ok().map(|(_, score)| score)
+}
+
+/// The rule that makes `a` and `b` one story, with the containment it measured, or the check
+/// that keeps them apart.
+fn decide(a: &Judged, b: &Judged, window: Duration) -> Result<(Rule, f64), Refusal> {
     let apart = (a.published - b.published).abs();
-    if apart > window || !regions_compatible(a.regions, b.regions) {
-        return None;
+    if apart > window {
+        return Err(Refusal::TooFarApart);
+    }
+    if !regions_compatible(a.regions, b.regions) {
+        return Err(Refusal::PlacesDiffer);
     }
     let both_events = a.sig.event != 0 && b.sig.event != 0;
     let same_event = both_events
         && a.sig.event_time == b.sig.event_time
         && (a.sig.event == b.sig.event || share_kommun(a.regions, b.regions));
     if both_events && !same_event {
-        return None;
+        return Err(Refusal::OtherEvent);
     }
     if subjects_unmentioned(a, b) {
-        return None;
+        return Err(Refusal::HeadlinesDiffer);
     }
     if a.sig.is_short() || b.sig.is_short() {
         if same_event {
-            return Some(1.0);
+            return Ok((Rule::EventStamp, 1.0));
         }
         return event_report(a, b, apart);
     }
-    if numbers_conflict(a.sig, b.sig) || names_conflict(a.sig, b.sig) {
-        return None;
+    if numbers_conflict(a.sig, b.sig) {
+        return Err(Refusal::NumbersDiffer);
+    }
+    if names_conflict(a.sig, b.sig) {
+        return Err(Refusal::NamesDiffer);
     }
     let (shared, c) = containment(a.sig, b.sig);
     let close = apart <= CLOSE_IN_TIME;
@@ -200,13 +315,19 @@ pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f6
         FAR_CONTAINMENT
     };
     if shared >= MIN_MATCHES && c >= needed {
-        return Some(c);
+        return Ok((Rule::CopiedText, c));
     }
     // The retelling paths: close in time, in one place, no new figures, and the headlines do
     // not put the news in different kommuner ("Fallolycka i Växjö", "Arbetare föll i Alvesta":
     // the second names Växjö's hospital, so the items share a kommun tag).
-    if !close || title_kommuner_differ(a, b) || places_diverge(a.regions, b.regions) {
-        return None;
+    if !close {
+        return Err(Refusal::TooFarApart);
+    }
+    if title_kommuner_differ(a, b) {
+        return Err(Refusal::TitleKommunerDiffer);
+    }
+    if places_diverge(a.regions, b.regions) {
+        return Err(Refusal::PlacesDiverge);
     }
     if !same_place(a.regions, b.regions) {
         return own_account(a, b, apart, false);
@@ -214,15 +335,18 @@ pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f6
     let kept = numbers_kept(a.sig, b.sig);
     if kept {
         let c3 = trigram_containment(a.sig, b.sig);
-        if c3 >= CONDENSED_CONTAINMENT || (c3 >= NAMED_CONTAINMENT && names_agree(a.sig, b.sig)) {
-            return Some(c3);
+        if c3 >= CONDENSED_CONTAINMENT {
+            return Ok((Rule::CondensedCopy, c3));
+        }
+        if c3 >= NAMED_CONTAINMENT && names_agree(a.sig, b.sig) {
+            return Ok((Rule::NamedRewrite, c3));
         }
     }
     let cw = content_containment(a.sig, b.sig);
     if apart <= CONTENT_WINDOW
         && (cw >= STRONG_CONTENT_CONTAINMENT || (kept && cw >= CONTENT_CONTAINMENT))
     {
-        return Some(cw);
+        return Ok((Rule::SameFacts, cw));
     }
     let event_needs = if apart <= CONTENT_WINDOW {
         EVENT_CONTENT_CONTAINMENT
@@ -230,36 +354,48 @@ pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f6
         LATE_EVENT_CONTENT_CONTAINMENT
     };
     if cw >= event_needs && same_event_facts(a.sig, b.sig) {
-        return Some(cw);
+        return Ok((Rule::SameEvent, cw));
     }
     own_account(a, b, apart, true)
 }
 
 /// A newspaper's own account of an event: it shares little wording with the release, but the
-/// event's own rare words — the street, the village, "radhus", "flytvästar", "Sjöräddningssällskapet"
-/// — are in both, while two events of one town the same day share at most a district name or
-/// two. Within 12 hours, at least `OWN_ACCOUNT_RARE_WORDS` rare content words (kommun and län
-/// names aside) must be shared, or `NEAR_OWN_ACCOUNT_RARE_WORDS` within 6 hours: a follow-up
-/// ("found alive", the search called off) comes later and keeps the subject's rare words.
-/// Neither item may name another weekday or another kind of event. `in_place` says the items
-/// share a kommun (or a län, neither naming a kommun); otherwise they must share a län, or one
-/// of them have no place at all (a report that names only a district the tagger does not know).
-fn own_account(a: &Judged, b: &Judged, apart: Duration, in_place: bool) -> Option<f64> {
+/// event's own rare words — the street, the village, "radhus", "flytvästar",
+/// "Sjöräddningssällskapet" — are in both, while two events of one town the same day share at
+/// most a district name or two. Within 12 hours, at least `OWN_ACCOUNT_RARE_WORDS` rare content
+/// words (kommun and län names aside) must be shared, or `NEAR_OWN_ACCOUNT_RARE_WORDS` within 6
+/// hours: a follow-up ("found alive", the search called off) comes later and keeps the
+/// subject's rare words. Neither item may name another weekday or another kind of event.
+/// `in_place` says the items share a kommun (or a län, neither naming a kommun); otherwise they
+/// must share a län, or one of them have no place at all (a report that names only a district
+/// the tagger does not know).
+fn own_account(
+    a: &Judged,
+    b: &Judged,
+    apart: Duration,
+    in_place: bool,
+) -> Result<(Rule, f64), Refusal> {
     let placed = in_place
         || a.regions.is_empty()
         || b.regions.is_empty()
         || a.regions
             .iter()
             .any(|r| !is_kommun(r) && b.regions.contains(r));
-    if !placed || kinds_or_days_differ(a.sig, b.sig) {
-        return None;
+    if !placed {
+        return Err(Refusal::PlacesDiffer);
+    }
+    if kinds_or_days_differ(a.sig, b.sig) {
+        return Err(Refusal::FactsDiffer);
     }
     let needed = if apart <= CONTENT_WINDOW {
         NEAR_OWN_ACCOUNT_RARE_WORDS
     } else {
         OWN_ACCOUNT_RARE_WORDS
     };
-    (rare_shared(a.sig, b.sig) >= needed).then(|| content_containment(a.sig, b.sig))
+    if rare_shared(a.sig, b.sig) < needed {
+        return Err(Refusal::TooLittleShared);
+    }
+    Ok((Rule::OwnAccount, content_containment(a.sig, b.sig)))
 }
 
 /// How many rare content words (see [`signature::RARE_WEIGHT`]) both texts hold, kommun and
@@ -388,22 +524,35 @@ fn title_kommuner_differ(a: &Judged, b: &Judged) -> bool {
 /// shared kommun, with at least `EVENT_REPORT_MIN_SHINGLES` word runs in the event's text, no
 /// conflicting figures or names, the event's facts (a shared name or age, nothing contradicted),
 /// and ≥ 0.45 of the event's weighted content words in the report.
-fn event_report(a: &Judged, b: &Judged, apart: Duration) -> Option<f64> {
+fn event_report(a: &Judged, b: &Judged, apart: Duration) -> Result<(Rule, f64), Refusal> {
     let (event, report) = if a.sig.is_short() { (a, b) } else { (b, a) };
-    let qualifies = event.sig.event != 0
+    let judgeable = event.sig.event != 0
         && report.sig.event == 0
         && !report.sig.is_short()
-        && usize::from(event.sig.shingles) >= EVENT_REPORT_MIN_SHINGLES
-        && apart <= CLOSE_IN_TIME
-        && share_kommun(a.regions, b.regions)
-        && !numbers_conflict(a.sig, b.sig)
-        && !names_conflict(a.sig, b.sig)
-        && same_event_facts(a.sig, b.sig);
-    if !qualifies {
-        return None;
+        && usize::from(event.sig.shingles) >= EVENT_REPORT_MIN_SHINGLES;
+    if !judgeable {
+        return Err(Refusal::TooShort);
+    }
+    if apart > CLOSE_IN_TIME {
+        return Err(Refusal::TooFarApart);
+    }
+    if !share_kommun(a.regions, b.regions) {
+        return Err(Refusal::PlacesDiffer);
+    }
+    if numbers_conflict(a.sig, b.sig) {
+        return Err(Refusal::NumbersDiffer);
+    }
+    if names_conflict(a.sig, b.sig) {
+        return Err(Refusal::NamesDiffer);
+    }
+    if !same_event_facts(a.sig, b.sig) {
+        return Err(Refusal::FactsDiffer);
     }
     let cw = content_containment(a.sig, b.sig);
-    (cw >= EVENT_REPORT_CONTAINMENT).then_some(cw)
+    if cw < EVENT_REPORT_CONTAINMENT {
+        return Err(Refusal::TooLittleShared);
+    }
+    Ok((Rule::EventReport, cw))
 }
 
 /// Whether each headline is about something the other report never mentions: "Samråd om

@@ -72,6 +72,12 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Decide for JSON lines {"id","a","b"} from stdin (each side {"title","text","published","regions"}, as in eval/dedup-pairs.jsonl) whether the two items tell one story, and by which rule or which check
+    Match {
+        /// Read and write JSON lines (the only format).
+        #[arg(long, required = true)]
+        jsonl: bool,
+    },
 }
 
 /// Exit code for an invalid config, as `check` documents.
@@ -281,6 +287,15 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Match { jsonl: _ } => {
+            let stdin = std::io::stdin();
+            let failed = app::match_jsonl(stdin.lock(), std::io::stdout().lock())?;
+            Ok(if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Tag { jsonl: _, explain } => {
             // `[places]` come from the config only when one is named explicitly: tagging is

@@ -1,4 +1,4 @@
-//! The CLI contracts: `check`, `regions`, `tag --jsonl`, `sources`, `--help`.
+//! The CLI contracts: `check`, `regions`, `tag --jsonl`, `match --jsonl`, `sources`, `--help`.
 
 use crate::support::{Env, regionfeed};
 
@@ -132,6 +132,102 @@ fn regions_lists_every_lan_and_kommun() {
     );
     let text = regionfeed(&["regions"], None);
     assert_eq!(String::from_utf8_lossy(&text.stdout).lines().count(), 311);
+}
+
+/// `match --jsonl` reads the labelled pairs as they are and gives, for each in order, the
+/// library's decision with its reason; a bad line gets an error line and exit code 1.
+#[test]
+fn match_jsonl_gives_the_decision_and_its_reason() {
+    use regionfeed::dedup::{StoryItem, same_story};
+    let pairs = include_str!("../../eval/dedup-report.jsonl");
+    let input = format!(
+        "{pairs}not json\n{{\"id\": 1, \"a\": {{\"published\": \"yesterday\"}}, \"b\": {{\"published\": \"2026-01-01T00:00:00Z\"}}}}\n"
+    );
+    let out = regionfeed(&["match", "--jsonl"], Some(input.as_bytes()));
+    assert_eq!(out.status.code(), Some(1), "bad lines make the exit code 1");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let given: Vec<serde_json::Value> = pairs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), given.len() + 2);
+    let rules = [
+        "event-stamp",
+        "event-report",
+        "copied-text",
+        "condensed-copy",
+        "named-rewrite",
+        "same-facts",
+        "same-event",
+        "own-account",
+    ];
+    let refusals = [
+        "too-short",
+        "too-far-apart",
+        "places-differ",
+        "other-event",
+        "headlines-differ",
+        "numbers-differ",
+        "names-differ",
+        "title-kommuner-differ",
+        "places-diverge",
+        "facts-differ",
+        "too-little-shared",
+    ];
+    let (mut seen_rules, mut seen_refusals) = (Vec::new(), Vec::new());
+    for (got, pair) in lines.iter().zip(&given) {
+        assert_eq!(got["id"], pair["id"], "in input order");
+        let side = |s: &str| {
+            let v = &pair[s];
+            (
+                v["title"].as_str().unwrap().to_string(),
+                v["text"].as_str().unwrap().to_string(),
+                v["published"].as_str().unwrap().parse().unwrap(),
+                serde_json::from_value::<Vec<String>>(v["regions"].clone()).unwrap(),
+            )
+        };
+        let ((ta, xa, pa, ra), (tb, xb, pb, rb)) = (side("a"), side("b"));
+        let item = |t, x, p, r| StoryItem {
+            title: t,
+            text: x,
+            published: p,
+            regions: r,
+        };
+        let same = same_story(&item(&ta, &xa, pa, &ra), &item(&tb, &xb, pb, &rb));
+        assert_eq!(got["same"], same, "{got}");
+        if same {
+            let rule = got["rule"].as_str().unwrap();
+            assert!(rules.contains(&rule), "{got}");
+            assert!(
+                got["score"].as_f64().is_some_and(|s| s > 0.0 && s <= 1.0),
+                "{got}"
+            );
+            seen_rules.push(rule.to_string());
+        } else {
+            let refusal = got["refused"].as_str().unwrap();
+            assert!(refusals.contains(&refusal), "{got}");
+            seen_refusals.push(refusal.to_string());
+        }
+    }
+    // The held-out pairs exercise most of the rules and checks, not one catch-all.
+    seen_rules.sort();
+    seen_rules.dedup();
+    seen_refusals.sort();
+    seen_refusals.dedup();
+    assert!(seen_rules.len() >= 5, "{seen_rules:?}");
+    assert!(seen_refusals.len() >= 6, "{seen_refusals:?}");
+    let n = given.len();
+    assert_eq!(lines[n]["line"], n + 1);
+    assert!(lines[n]["error"].as_str().unwrap().contains("expected"));
+    assert!(
+        lines[n + 1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("yesterday")
+    );
 }
 
 #[test]
