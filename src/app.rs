@@ -189,6 +189,12 @@ pub fn sources(config: &Config) -> Result<Vec<SourceRow>, AppError> {
         .collect())
 }
 
+/// `regionfeed stories`: the reports that most recently joined a story, and by which rule.
+pub fn stories(config: &Config, limit: usize) -> Result<Vec<crate::store::StoryJoin>, AppError> {
+    let store = open_store(config)?;
+    store.story_joins(limit).map_err(store_err(config))
+}
+
 /// `regionfeed backup --out FILE`: a consistent copy of the database, safe while `run` writes.
 pub fn backup(config: &Config, out: &Path) -> Result<(), AppError> {
     // Opened without registering sources: a backup must not write to what it copies.

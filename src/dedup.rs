@@ -229,7 +229,30 @@ pub enum Refusal {
 }
 
 impl Rule {
-    /// The rule's name in `regionfeed match` output.
+    /// Every rule, in the order of [`Rule::index`].
+    pub const ALL: [Rule; 8] = [
+        Rule::EventStamp,
+        Rule::EventReport,
+        Rule::CopiedText,
+        Rule::CondensedCopy,
+        Rule::NamedRewrite,
+        Rule::SameFacts,
+        Rule::SameEvent,
+        Rule::OwnAccount,
+    ];
+
+    /// The rule's position in [`Rule::ALL`], for counting by rule.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The rule named `name` (see [`Rule::name`]).
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The rule's name in `regionfeed match` and `regionfeed stories` output, in the database
+    /// and in `/metrics`.
     pub fn name(self) -> &'static str {
         match self {
             Rule::EventStamp => "event-stamp",
@@ -270,9 +293,9 @@ pub(crate) struct Judged<'a> {
     pub regions: &'a [String],
 }
 
-/// The estimated containment when `a` and `b` are the same story, else `None`.
-pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<f64> {
-    decide(a, b, window).ok().map(|(_, score)| score)
+/// The rule and its estimated containment when `a` and `b` are the same story, else `None`.
+pub(crate) fn story_score(a: &Judged, b: &Judged, window: Duration) -> Option<(Rule, f64)> {
+    decide(a, b, window).ok()
 }
 
 /// The rule that makes `a` and `b` one story, with the containment it measured, or the check
@@ -772,6 +795,15 @@ mod tests {
 
     fn codes(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rules_are_listed_once_in_index_order_and_named_uniquely() {
+        for (i, rule) in Rule::ALL.into_iter().enumerate() {
+            assert_eq!(rule.index(), i);
+            assert_eq!(Rule::from_name(rule.name()), Some(rule));
+        }
+        assert_eq!(Rule::from_name("no-such-rule"), None);
     }
 
     #[test]

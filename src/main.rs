@@ -45,6 +45,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the reports that most recently joined another item's story, with the rule that matched, newest first: what to review when two stories were merged that should not be
+    Stories {
+        /// How many reports to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database consistently to FILE, also while `run` is writing to it.
     Backup {
         #[arg(long, value_name = "FILE")]
@@ -271,6 +280,33 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Stories { limit, json } => {
+            let config = match load(&config_path) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let rows = app::stories(&config, limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<20} {:<14} {:<16} {:<40} JOINED STORY (SOURCE: TITLE)",
+                    "PUBLISHED", "RULE", "SOURCE", "REPORT"
+                );
+                for r in rows {
+                    println!(
+                        "{:<20} {:<14} {:<16} {:<40} {}: {}",
+                        r.report.published,
+                        r.rule.as_deref().unwrap_or("-"),
+                        r.report.source,
+                        clip(&r.report.title, 40),
+                        r.story.source,
+                        r.story.title,
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Regions { json } => {
             let regions: Vec<_> = Regions::get_builtin().all().collect();
             if json {
@@ -318,6 +354,16 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// At most `n` characters of `s`, an ellipsis marking a cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
 }
 
 /// The process's peak resident memory, from Linux's /proc (None elsewhere).

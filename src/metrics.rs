@@ -33,6 +33,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<u16, u64>>,
     bytes_served: AtomicU64,
     items: Mutex<(u64, HashMap<String, u64>)>,
+    /// Reports that joined a story, by rule (see [`crate::dedup::Rule::index`]).
+    story_joins: Mutex<[u64; crate::dedup::Rule::ALL.len()]>,
 }
 
 /// Escapes a label value (backslash, quote, newline), as the text format asks.
@@ -46,6 +48,12 @@ impl Metrics {
     pub fn record_poll(&self, r: &PollReport) {
         if matches!(r.outcome, PollOutcome::Skipped) {
             return;
+        }
+        if let PollOutcome::Stored { stats, .. } = &r.outcome {
+            let mut joins = self.story_joins.lock().unwrap_or_else(|p| p.into_inner());
+            for (total, n) in joins.iter_mut().zip(stats.joined_by_rule) {
+                *total += n as u64;
+            }
         }
         {
             let mut s = self.sources.lock().unwrap_or_else(|p| p.into_inner());
@@ -166,6 +174,22 @@ impl Metrics {
                 );
             }
         }
+        {
+            let joins = *self.story_joins.lock().unwrap_or_else(|p| p.into_inner());
+            let name = "regionfeed_story_joins_total";
+            let _ = writeln!(
+                w,
+                "# HELP {name} New reports that joined another item's story, by the rule that matched.\n# TYPE {name} counter"
+            );
+            for rule in crate::dedup::Rule::ALL {
+                let _ = writeln!(
+                    w,
+                    "{name}{{rule=\"{}\"}} {}",
+                    rule.name(),
+                    joins[rule.index()]
+                );
+            }
+        }
         let _ = writeln!(
             w,
             "# HELP regionfeed_http_response_bytes_total Body bytes sent.\n# TYPE regionfeed_http_response_bytes_total counter\nregionfeed_http_response_bytes_total {}",
@@ -176,5 +200,46 @@ impl Metrics {
             "# HELP regionfeed_database_bytes Size of the SQLite database and its WAL.\n# TYPE regionfeed_database_bytes gauge\nregionfeed_database_bytes {db_bytes}"
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::Rule;
+    use crate::store::{IngestStats, NextPoll};
+
+    fn stored(joined: &[(Rule, usize)]) -> PollReport {
+        let mut stats = IngestStats::default();
+        for &(rule, n) in joined {
+            stats.joined_story += n;
+            stats.joined_by_rule[rule.index()] += n;
+        }
+        PollReport {
+            source_id: "a".into(),
+            outcome: PollOutcome::Stored { items: 3, stats },
+            duration: std::time::Duration::from_millis(20),
+            next: NextPoll {
+                at: None,
+                reason: crate::timing::NextReason::Interval,
+            },
+            errors_before: 0,
+        }
+    }
+
+    #[test]
+    fn story_joins_are_counted_by_rule() {
+        let m = Metrics::default();
+        m.record_poll(&stored(&[(Rule::CopiedText, 2), (Rule::OwnAccount, 1)]));
+        m.record_poll(&stored(&[(Rule::CopiedText, 1)]));
+        let text = m.render(0);
+        assert!(text.contains("# TYPE regionfeed_story_joins_total counter"));
+        assert!(text.contains("regionfeed_story_joins_total{rule=\"copied-text\"} 3\n"));
+        assert!(text.contains("regionfeed_story_joins_total{rule=\"own-account\"} 1\n"));
+        assert!(text.contains("regionfeed_story_joins_total{rule=\"event-stamp\"} 0\n"));
+        assert_eq!(
+            text.matches("regionfeed_story_joins_total{").count(),
+            Rule::ALL.len()
+        );
     }
 }

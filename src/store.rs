@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store/001_init.sql"),
     include_str!("store/002_politeness.sql"),
     include_str!("store/003_stories.sql"),
+    include_str!("store/004_story_rules.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,28 @@ pub struct SourceRow {
     pub gone: bool,
 }
 
+/// One report of `regionfeed stories`: an item that joined another item's story.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoryJoin {
+    /// The rule that joined it (`dedup::Rule::name`); `None` for reports joined by a build
+    /// that did not record it.
+    pub rule: Option<String>,
+    pub report: StoryReport,
+    /// The story's leader, its earliest report.
+    pub story: StoryReport,
+}
+
+/// One item as `regionfeed stories` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoryReport {
+    pub uid: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// The source whose version is shown.
+    pub source: String,
+    pub published: String,
+}
+
 /// When and why a source is polled next; `at: None` means never (gone).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NextPoll {
@@ -138,8 +161,10 @@ pub struct IngestStats {
     pub unchanged: usize,
     /// Items already stored from another source (same canonical link), now also carried by this one.
     pub merged: usize,
-    /// New items that joined another source's story as a near-duplicate report.
+    /// New items that joined another source's story as a near-duplicate report…
     pub joined_story: usize,
+    /// … by rule (indexed by [`crate::dedup::Rule::index`]).
+    pub joined_by_rule: [usize; crate::dedup::Rule::ALL.len()],
     /// Items skipped because an operator forgot them.
     pub forgotten: usize,
 }
@@ -309,6 +334,39 @@ impl Store {
             stories.insert(l.id, l.signature, l.published, l.regions);
         }
         Ok(stats)
+    }
+
+    /// The `limit` reports that most recently joined a story, newest first, with the rule that
+    /// joined each and the story's leader: what an operator reviews to see what was merged.
+    pub fn story_joins(&self, limit: usize) -> Result<Vec<StoryJoin>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT r.story_rule,
+                    r.uid, r.title, r.link, r.first_source, r.published,
+                    s.uid, s.title, s.link, s.first_source, s.published
+             FROM items r JOIN items s ON s.id = r.story_id
+             ORDER BY r.created_at DESC, r.id DESC
+             LIMIT ?1",
+        )?;
+        let report = |r: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<StoryReport> {
+            Ok(StoryReport {
+                uid: r.get(at)?,
+                title: r.get(at + 1)?,
+                link: r.get(at + 2)?,
+                source: r.get(at + 3)?,
+                published: rfc3339(Some(r.get(at + 4)?)).unwrap_or_default(),
+            })
+        };
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(StoryJoin {
+                    rule: r.get(0)?,
+                    report: report(r, 1)?,
+                    story: report(r, 6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// Recent items with signatures, to fill the story index at start-up.
@@ -777,10 +835,11 @@ fn ingest_item(
             let regions: Vec<String> = tags.kommuner.iter().chain(&tags.lan).cloned().collect();
             let joined = match &inc.signature {
                 Some(sig) => join_story(tx, ing, id, item, sig, &regions)?,
-                None => false,
+                None => None,
             };
-            if joined {
+            if let Some(rule) = joined {
                 ing.stats.joined_story += 1;
+                ing.stats.joined_by_rule[rule.index()] += 1;
             } else {
                 ing.stats.new += 1;
             }
@@ -810,7 +869,7 @@ fn story_leader(tx: &Transaction<'_>, id: i64) -> Result<i64, StoreError> {
 }
 
 /// Puts a just-inserted item into the story of a near-duplicate already stored, if there is
-/// one; the earlier report leads the story. Returns whether it joined one.
+/// one; the earlier report leads the story. Returns the rule it joined by, if it joined one.
 fn join_story(
     tx: &Transaction<'_>,
     ing: &mut Ingest<'_>,
@@ -818,20 +877,21 @@ fn join_story(
     item: &Item,
     sig: &Signature,
     regions: &[String],
-) -> Result<bool, StoreError> {
+) -> Result<Option<crate::dedup::Rule>, StoreError> {
     let found = ing
         .committed
-        .find(sig, item.published, regions)
-        .or_else(|| ing.pending.find(sig, item.published, regions));
+        .find_match(sig, item.published, regions)
+        .or_else(|| ing.pending.find_match(sig, item.published, regions));
     // The index may name an item deleted since (retention, forget): check it is still there.
     let other = match found {
-        Some(o) => tx
+        Some((o, rule)) => tx
             .query_row(
-                "SELECT COALESCE(story_id, id), published FROM items WHERE id = ?1",
+                "SELECT COALESCE(story_id, id) FROM items WHERE id = ?1",
                 [o],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                |r| r.get::<_, i64>(0),
             )
-            .optional()?,
+            .optional()?
+            .map(|leader| (leader, rule)),
         None => None,
     };
     // This item may lead a story that later reports join: the index must know it.
@@ -845,19 +905,24 @@ fn join_story(
             regions: regions.to_vec(),
         });
     };
-    let Some((leader, _)) = other else {
+    let Some((leader, rule)) = other else {
         remember(ing);
-        return Ok(false);
+        return Ok(None);
     };
     let leader_published: i64 =
         tx.query_row("SELECT published FROM items WHERE id = ?1", [leader], |r| {
             r.get(0)
         })?;
     if ts(item.published) < leader_published {
-        // The new report is earlier: it leads, and the story's members and places follow it.
+        // The new report is earlier: it leads, and the story's members and places follow it;
+        // the old leader joined by the rule just found.
         tx.execute(
             "UPDATE items SET story_id = ?1 WHERE id = ?2 OR story_id = ?2",
             params![id, leader],
+        )?;
+        tx.execute(
+            "UPDATE items SET story_rule = ?2 WHERE id = ?1",
+            params![leader, rule.name()],
         )?;
         tx.execute(
             "INSERT OR IGNORE INTO item_regions (item_id, code, matched, rule)
@@ -872,8 +937,8 @@ fn join_story(
         remember(ing);
     } else {
         tx.execute(
-            "UPDATE items SET story_id = ?2 WHERE id = ?1",
-            params![id, leader],
+            "UPDATE items SET story_id = ?2, story_rule = ?3 WHERE id = ?1",
+            params![id, leader, rule.name()],
         )?;
         // A later report is news about the story: it moves up in the feeds.
         tx.execute(
@@ -881,7 +946,7 @@ fn join_story(
             params![leader, ts(item.updated)],
         )?;
     }
-    Ok(true)
+    Ok(Some(rule))
 }
 
 fn delete_items(tx: &Transaction<'_>, ids: &[i64]) -> Result<(), StoreError> {

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::signature::Signature;
-use super::{CLOSE_IN_TIME, Judged, MIN_MATCHES, is_kommun, story_score};
+use super::{CLOSE_IN_TIME, Judged, MIN_MATCHES, Rule, is_kommun, story_score};
 
 /// Smallest bucket table (a power of two).
 const MIN_BUCKETS: usize = 1 << 12;
@@ -155,6 +155,16 @@ impl StoryIndex {
         published: DateTime<Utc>,
         regions: &[String],
     ) -> Option<i64> {
+        self.find_match(sig, published, regions).map(|(id, _)| id)
+    }
+
+    /// As [`StoryIndex::find`], with the rule that matched.
+    pub fn find_match(
+        &self,
+        sig: &Signature,
+        published: DateTime<Utc>,
+        regions: &[String],
+    ) -> Option<(i64, Rule)> {
         // Every node met on the chains of the query's values, by slot. A bucket is shared by
         // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
         let mut hits: Vec<u32> = Vec::new();
@@ -195,7 +205,7 @@ impl StoryIndex {
             published,
             regions,
         };
-        let mut best: Option<(f64, i64)> = None;
+        let mut best: Option<(f64, i64, Rule)> = None;
         for run in hits.chunk_by(|a, b| a == b) {
             if run.len() < MIN_MATCHES && near.binary_search(&run[0]).is_err() {
                 continue;
@@ -208,17 +218,17 @@ impl StoryIndex {
                 published: e.published,
                 regions: &e.regions,
             };
-            if let Some(score) = story_score(&query, &stored, self.window) {
+            if let Some((rule, score)) = story_score(&query, &stored, self.window) {
                 let better = match best {
                     None => true,
-                    Some((s, id)) => score > s || (score == s && e.id < id),
+                    Some((s, id, _)) => score > s || (score == s && e.id < id),
                 };
                 if better {
-                    best = Some((score, e.id));
+                    best = Some((score, e.id, rule));
                 }
             }
         }
-        best.map(|(_, id)| id)
+        best.map(|(_, id, rule)| (id, rule))
     }
 
     /// Items stored.

@@ -120,6 +120,23 @@ fn a_local_rewrite_joins_the_press_release_story() {
             Some("Fyra kommuner och polisen i nytt avtal mot brott")
         );
     }
+    let joins = story_joins(&env);
+    assert_eq!(joins.len(), 1, "{joins:?}");
+    assert_eq!(joins[0]["rule"], "copied-text");
+    assert_eq!(
+        joins[0]["report"]["title"],
+        "Fyra kommuner och polisen i nytt avtal mot brott"
+    );
+    assert_eq!(
+        joins[0]["story"]["title"],
+        "Samverkan för att minska brottslighet"
+    );
+    let table = env.ok(&["stories"]);
+    assert!(
+        table.lines().next().unwrap().starts_with("PUBLISHED"),
+        "{table}"
+    );
+    assert!(table.contains("copied-text"), "{table}");
     // The story's regions are the union of its reports': the release names all four kommuner.
     for kommun in ["askersund", "hallsberg", "laxa"] {
         let e = entries(&env, &format!("/feeds/orebro-lan/{kommun}.atom"));
@@ -367,6 +384,21 @@ fn an_own_account_without_a_place_joins_the_story_after_a_restart() {
     );
     let national = entries(&env, "/feeds/sverige.atom");
     assert_eq!(national.len(), 1, "the own account is no entry of its own");
+    // The operator sees what was merged, and by which rule.
+    let joins = story_joins(&env);
+    assert_eq!(joins.len(), 1, "{joins:?}");
+    assert_eq!(joins[0]["rule"], "own-account");
+    assert_eq!(joins[0]["report"]["source"], "tidningen");
+    assert_eq!(
+        joins[0]["report"]["link"],
+        "https://tidningen.example/radhusbranden"
+    );
+    assert_eq!(joins[0]["story"]["source"], "polisen");
+}
+
+/// `regionfeed stories --json`: the reports that joined a story, newest first.
+fn story_joins(env: &Env) -> Vec<serde_json::Value> {
+    serde_json::from_str(&env.ok(&["stories", "--json"])).unwrap()
 }
 
 #[test]
