@@ -77,7 +77,7 @@ fn load_stories(
     let mut index = StoryIndex::new(window);
     let since = Utc::now() - window - chrono::Duration::days(1);
     for c in store.story_candidates(since).map_err(store_err(config))? {
-        index.insert(c.id, c.signature, c.published, c.regions);
+        index.insert(c.id, c.signature, c.published, c.regions, Some(&c.source));
     }
     Ok(Arc::new(std::sync::Mutex::new(index)))
 }

@@ -59,9 +59,10 @@
 //!    - *own account*: a newspaper's own account of an event shares few of the release's words
 //!      but many of its rare ones (in at most one in 72 background texts; kommun and
 //!      län names aside): at least 6 within 12 hours, 4 within 6 hours, with no other weekday
-//!      and no other kind of event named. This path also lets an item with no place at all (a
-//!      report naming only a district the tagger does not know), or one naming only the län,
-//!      join a story in a kommun of that län. See [`own_account`].
+//!      and no other kind of event named, from two different sources when the index knows them
+//!      (one source's items share its bylines and boilerplate). This path also lets an item
+//!      with no place at all (a report naming only a district the tagger does not know), or
+//!      one naming only the län, join a story in a kommun of that län. See [`own_account`].
 //!
 //! A follow-up a day later with mostly new text is a different story. The thresholds were set on
 //! the tune split of `eval/dedup-pairs.jsonl`; see `eval/README.md`.
@@ -157,11 +158,13 @@ pub fn judge(a: &StoryItem, b: &StoryItem) -> Verdict {
         sig: &sa,
         published: a.published,
         regions: a.regions,
+        source: None,
     };
     let b = Judged {
         sig: &sb,
         published: b.published,
         regions: b.regions,
+        source: None,
     };
     match decide(&a, &b, DEFAULT_WINDOW) {
         Ok((rule, score)) => Verdict::Same { rule, score },
@@ -221,6 +224,9 @@ pub enum Refusal {
     TitleKommunerDiffer,
     /// Each item has a kommun of its own besides the one they share.
     PlacesDiverge,
+    /// Both from one source, where a rule needs two (a paper's own account of another
+    /// source's report).
+    SameSource,
     /// Another weekday, kind of event or age, or no shared name or age, where a rule needs the
     /// event's facts.
     FactsDiffer,
@@ -280,6 +286,7 @@ impl Refusal {
             Refusal::NamesDiffer => "names-differ",
             Refusal::TitleKommunerDiffer => "title-kommuner-differ",
             Refusal::PlacesDiverge => "places-diverge",
+            Refusal::SameSource => "same-source",
             Refusal::FactsDiffer => "facts-differ",
             Refusal::TooLittleShared => "too-little-shared",
         }
@@ -291,6 +298,8 @@ pub(crate) struct Judged<'a> {
     pub sig: &'a Signature,
     pub published: DateTime<Utc>,
     pub regions: &'a [String],
+    /// The source that published it, when known (the index knows; a pair of texts does not).
+    pub source: Option<&'a str>,
 }
 
 /// The rule and its estimated containment when `a` and `b` are the same story, else `None`.
@@ -391,7 +400,9 @@ fn decide(a: &Judged, b: &Judged, window: Duration) -> Result<(Rule, f64), Refus
 /// subject's rare words. Neither item may name another weekday or another kind of event.
 /// `in_place` says the items share a kommun (or a län, neither naming a kommun); otherwise they
 /// must share a län, or one of them have no place at all (a report that names only a district
-/// the tagger does not know).
+/// the tagger does not know). The two must come from different sources: one source's items
+/// share its own rare words whatever they report (a byline, "Tipsa redaktionen", a regular
+/// column's name), and a paper's own account is of another source's report.
 fn own_account(
     a: &Judged,
     b: &Judged,
@@ -406,6 +417,9 @@ fn own_account(
             .any(|r| !is_kommun(r) && b.regions.contains(r));
     if !placed {
         return Err(Refusal::PlacesDiffer);
+    }
+    if a.source.is_some() && a.source == b.source {
+        return Err(Refusal::SameSource);
     }
     if kinds_or_days_differ(a.sig, b.sig) {
         return Err(Refusal::FactsDiffer);

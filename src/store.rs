@@ -151,6 +151,8 @@ pub struct IndexedItem {
     pub signature: Signature,
     pub published: DateTime<Utc>,
     pub regions: Vec<String>,
+    /// The source whose version is shown (`items.first_source`).
+    pub source: String,
 }
 
 /// What storing one poll's items changed.
@@ -331,7 +333,7 @@ impl Store {
         )?;
         tx.commit()?;
         for l in learned {
-            stories.insert(l.id, l.signature, l.published, l.regions);
+            stories.insert(l.id, l.signature, l.published, l.regions, Some(&l.source));
         }
         Ok(stats)
     }
@@ -373,17 +375,24 @@ impl Store {
     pub fn story_candidates(&self, since: DateTime<Utc>) -> Result<Vec<IndexedItem>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, signature, published, title, body_text FROM items
+            "SELECT id, signature, published, title, body_text, first_source FROM items
              WHERE signature IS NOT NULL AND story_id IS NULL AND published >= ?1",
         )?;
-        type Row = (i64, Vec<u8>, i64, String, String);
+        type Row = (i64, Vec<u8>, i64, String, String, String);
         let rows: Vec<Row> = stmt
             .query_map([ts(since)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, bytes, published, title, text) in rows {
+        for (id, bytes, published, title, text, source) in rows {
             // A signature stored by an older build (another format version) is recomputed from
             // the stored text, so an upgrade keeps matching against recent items.
             let Some(signature) =
@@ -396,6 +405,7 @@ impl Store {
                 signature,
                 published: from_ts(published),
                 regions: item_region_codes(&conn, id)?,
+                source,
             });
         }
         Ok(out)
@@ -880,8 +890,11 @@ fn join_story(
 ) -> Result<Option<crate::dedup::Rule>, StoreError> {
     let found = ing
         .committed
-        .find_match(sig, item.published, regions)
-        .or_else(|| ing.pending.find_match(sig, item.published, regions));
+        .find_match(sig, item.published, regions, Some(ing.source_id))
+        .or_else(|| {
+            ing.pending
+                .find_match(sig, item.published, regions, Some(ing.source_id))
+        });
     // The index may name an item deleted since (retention, forget): check it is still there.
     let other = match found {
         Some((o, rule)) => tx
@@ -896,13 +909,19 @@ fn join_story(
     };
     // This item may lead a story that later reports join: the index must know it.
     let remember = |ing: &mut Ingest<'_>| {
-        ing.pending
-            .insert(id, sig.clone(), item.published, regions.to_vec());
+        ing.pending.insert(
+            id,
+            sig.clone(),
+            item.published,
+            regions.to_vec(),
+            Some(ing.source_id),
+        );
         ing.learned.push(IndexedItem {
             id,
             signature: sig.clone(),
             published: item.published,
             regions: regions.to_vec(),
+            source: ing.source_id.to_string(),
         });
     };
     let Some((leader, rule)) = other else {

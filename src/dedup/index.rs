@@ -59,6 +59,7 @@ struct Entry {
     sig: Signature,
     published: DateTime<Utc>,
     regions: Vec<String>,
+    source: Option<Box<str>>,
 }
 
 /// One indexed shingle of one item.
@@ -83,13 +84,15 @@ impl StoryIndex {
         }
     }
 
-    /// Stores an item, replacing any item with the same id.
+    /// Stores an item, replacing any item with the same id. `source` is the id of the source
+    /// that published it, when known: a newspaper's own account must come from another source.
     pub fn insert(
         &mut self,
         id: i64,
         sig: Signature,
         published: DateTime<Utc>,
         regions: Vec<String>,
+        source: Option<&str>,
     ) {
         self.remove(id);
         // Node and slot numbers are u32; compaction frees the numbers of removed items.
@@ -110,6 +113,7 @@ impl StoryIndex {
             sig,
             published,
             regions,
+            source: source.map(Into::into),
         }));
         self.by_id.insert(id, slot as u32);
         if self.live_nodes > self.heads.len() * MAX_LOAD {
@@ -154,8 +158,10 @@ impl StoryIndex {
         sig: &Signature,
         published: DateTime<Utc>,
         regions: &[String],
+        source: Option<&str>,
     ) -> Option<i64> {
-        self.find_match(sig, published, regions).map(|(id, _)| id)
+        self.find_match(sig, published, regions, source)
+            .map(|(id, _)| id)
     }
 
     /// As [`StoryIndex::find`], with the rule that matched.
@@ -164,6 +170,7 @@ impl StoryIndex {
         sig: &Signature,
         published: DateTime<Utc>,
         regions: &[String],
+        source: Option<&str>,
     ) -> Option<(i64, Rule)> {
         // Every node met on the chains of the query's values, by slot. A bucket is shared by
         // unrelated values, so a slot's count can exceed its shared shingles, never fall short.
@@ -204,6 +211,7 @@ impl StoryIndex {
             sig,
             published,
             regions,
+            source,
         };
         let mut best: Option<(f64, i64, Rule)> = None;
         for run in hits.chunk_by(|a, b| a == b) {
@@ -217,6 +225,7 @@ impl StoryIndex {
                 sig: &e.sig,
                 published: e.published,
                 regions: &e.regions,
+                source: e.source.as_deref(),
             };
             if let Some((rule, score)) = story_score(&query, &stored, self.window) {
                 let better = match best {

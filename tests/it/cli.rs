@@ -174,6 +174,7 @@ fn match_jsonl_gives_the_decision_and_its_reason() {
         "names-differ",
         "title-kommuner-differ",
         "places-diverge",
+        "same-source",
         "facts-differ",
         "too-little-shared",
     ];

@@ -247,6 +247,7 @@ fn check_index_agrees(pairs: &[Pair]) {
                 sig.clone(),
                 p.a.published,
                 p.a.regions.clone(),
+                Some("a"),
             );
         }
     }
@@ -257,7 +258,7 @@ fn check_index_agrees(pairs: &[Pair]) {
         let lookup = |index: &StoryIndex| {
             sig_b
                 .as_ref()
-                .and_then(|s| index.find(s, p.b.published, &p.b.regions))
+                .and_then(|s| index.find(s, p.b.published, &p.b.regions, Some("b")))
         };
         let without = lookup(&index);
         if let Some(other) = without {
@@ -270,7 +271,13 @@ fn check_index_agrees(pairs: &[Pair]) {
             );
         }
         if let Some(sig) = sig {
-            index.insert(1, sig.clone(), p.a.published, p.a.regions.clone());
+            index.insert(
+                1,
+                sig.clone(),
+                p.a.published,
+                p.a.regions.clone(),
+                Some("a"),
+            );
         }
         let with = lookup(&index);
         if same_story(&p.a.item(), &p.b.item()) {
@@ -284,7 +291,13 @@ fn check_index_agrees(pairs: &[Pair]) {
         }
         index.remove(1);
         if let Some(sig) = sig {
-            index.insert(own, sig.clone(), p.a.published, p.a.regions.clone());
+            index.insert(
+                own,
+                sig.clone(),
+                p.a.published,
+                p.a.regions.clone(),
+                Some("a"),
+            );
         }
     }
 }
@@ -526,19 +539,22 @@ fn index_remove_replace_prune_and_best_match() {
     let partial = signature("", &cut).expect("long enough");
     let mut index = StoryIndex::new(Duration::hours(6));
     assert!(index.is_empty());
-    index.insert(7, partial.clone(), t0, kumla.clone());
-    index.insert(3, sig.clone(), t0, kumla.clone());
+    index.insert(7, partial.clone(), t0, kumla.clone(), None);
+    index.insert(3, sig.clone(), t0, kumla.clone(), None);
     assert_eq!(index.len(), 2);
     // Both match; the full copy is the closer one.
-    assert_eq!(index.find(&sig, t0, &kumla), Some(3));
+    assert_eq!(index.find(&sig, t0, &kumla, None), Some(3));
     // The configured window applies, not the default.
-    assert_eq!(index.find(&sig, t0 + Duration::hours(7), &kumla), None);
+    assert_eq!(
+        index.find(&sig, t0 + Duration::hours(7), &kumla, None),
+        None
+    );
     index.remove(3);
-    assert_eq!(index.find(&sig, t0, &kumla), Some(7));
+    assert_eq!(index.find(&sig, t0, &kumla, None), Some(7));
     // Re-inserting an id replaces it.
-    index.insert(7, partial, t0 + Duration::hours(10), kumla.clone());
+    index.insert(7, partial, t0 + Duration::hours(10), kumla.clone(), None);
     assert_eq!(index.len(), 1);
-    assert_eq!(index.find(&sig, t0, &kumla), None);
+    assert_eq!(index.find(&sig, t0, &kumla, None), None);
     assert_eq!(index.prune(t0 + Duration::hours(17)), 1);
     assert!(index.is_empty());
     index.remove(99);
@@ -593,10 +609,10 @@ fn index_lookup_survives_crowded_stock_phrases() {
     let mut index = StoryIndex::new(DEFAULT_WINDOW);
     for n in 0..500 {
         let sig = signature("", &format!("{} {stock}", own(n))).expect("long enough");
-        index.insert(n as i64, sig, t0, kumla.clone());
+        index.insert(n as i64, sig, t0, kumla.clone(), None);
     }
     let oldest = signature("", &format!("{} Det skriver polisen.", own(0))).expect("long");
-    assert_eq!(index.find(&oldest, t0, &kumla), Some(0));
+    assert_eq!(index.find(&oldest, t0, &kumla, None), Some(0));
     let other = format!(
         "Ett fönster krossades vid en skola på söndagskvällen och en lärare såg två personer \
          springa därifrån mot idrottsplatsen. Skolan har haft flera liknande händelser i vår, \
@@ -605,7 +621,7 @@ fn index_lookup_survives_crowded_stock_phrases() {
          på eftermiddagen under vinterhalvåret. {stock}"
     );
     let other = signature("", &other).expect("long enough");
-    assert_eq!(index.find(&other, t0, &kumla), None);
+    assert_eq!(index.find(&other, t0, &kumla, None), None);
 }
 
 #[derive(Deserialize)]
@@ -644,10 +660,10 @@ fn real_polisen_events_never_merge() {
             continue;
         };
         judged += 1;
-        if let Some(other) = index.find(&sig, *at, regions) {
+        if let Some(other) = index.find(&sig, *at, regions, None) {
             merged.push(format!("{} ~ {other}: {}", e.id, e.name));
         }
-        index.insert(e.id, sig, *at, regions.clone());
+        index.insert(e.id, sig, *at, regions.clone(), None);
     }
     assert!(judged >= 400, "only {judged} events have a signature");
     assert!(
