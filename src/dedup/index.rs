@@ -6,7 +6,9 @@
 //! is indexed; the retelling rules need a shared kommun, or a shared län where an item names no
 //! kommun, or an item with no place at all, and every item is listed under each place it could
 //! meet another item at (see [`place_keys`]). So the index finds every match
-//! [`super::same_story`] would accept, with two bounds. `find` reads at most `MAX_WALK` nodes of a bucket, newest first: a shingle found in
+//! [`super::same_story`] would accept (but for a newspaper's own account of its own source's
+//! report: the index knows sources, a pair of texts does not), with two bounds. `find` reads at
+//! most `MAX_WALK` nodes of a bucket, newest first: a shingle found in
 //! more recent items than that is a stock phrase ("har upprättat en anmälan om") or a widely
 //! carried story, whose newest copies are as good a match as any; reading every posting of a
 //! stock phrase would make a lookup cost grow with the index. And it reads the newest
