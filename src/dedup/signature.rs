@@ -44,7 +44,7 @@ const CONTENT_SAMPLE: usize = 128;
 const CONTENT_DF: &str = include_str!("../../data/content-df.tsv");
 /// Serialized layout version; bump when any hash, constant or the layout changes, so stored
 /// signatures from an older build are recomputed instead of compared.
-const FORMAT_VERSION: u8 = 9;
+const FORMAT_VERSION: u8 = 10;
 /// Bytes before the samples: version, flags, shingle count, event key, event time key, number
 /// count, name count, street count, title kommun count, 3-gram count, content stem count,
 /// weekdays, event kinds, age count, title name count, subject count, mention count, mentions
@@ -537,8 +537,30 @@ fn ages(lower: &str) -> Vec<u16> {
 /// ("larmades", "skadad") are not.
 pub(crate) const RARE_WEIGHT: u8 = 137;
 
+/// The political parties, by how their names start ("Socialdemokraterna", "Moderaternas",
+/// "Centern"): every story of a kommun's politics names some of them, so they name no story.
+const PARTIES: &[&str] = &[
+    "socialdemokrat",
+    "moderat",
+    "sverigedemokrat",
+    "centerpartie",
+    "centern",
+    "vänsterpartie",
+    "vänstern",
+    "kristdemokrat",
+    "liberalern",
+    "miljöpartie",
+    "folkpartie",
+];
+
+/// Whether a lowercased word names a political party.
+fn is_party(lower: &str) -> bool {
+    PARTIES.iter().any(|p| lower.starts_with(p))
+}
+
 /// Whether a content stem's hash is that of a word of a kommun's or a län's name ("gävle",
-/// "stockh"): two items of one place share those whatever they report, so they are no evidence
+/// "stockh") or of a party's ("social", "modera"): two items of one place share the place's
+/// name, and two political stories the parties', whatever they report, so they are no evidence
 /// of one story.
 pub(crate) fn is_place_stem(hash: u32) -> bool {
     static PLACES: std::sync::OnceLock<std::collections::HashSet<u32>> = std::sync::OnceLock::new();
@@ -550,6 +572,7 @@ pub(crate) fn is_place_stem(hash: u32) -> bool {
                 .iter()
                 .chain(regions.lan())
                 .flat_map(|r| words(&r.name))
+                .chain(PARTIES.iter().map(|p| p.to_string()))
                 .filter_map(|w| content_stem(&w))
                 .map(|stem| stem_hash(&stem))
                 .collect()
@@ -753,7 +776,10 @@ fn specific_name(word: &str) -> Option<String> {
         return None;
     }
     let lower = word.to_lowercase();
-    if police::MONTHS.contains(&lower.as_str()) || WEEKDAYS.contains(&lower.as_str()) {
+    if police::MONTHS.contains(&lower.as_str())
+        || WEEKDAYS.contains(&lower.as_str())
+        || is_party(&lower)
+    {
         return None;
     }
     let kommuner = kommun_names();
@@ -906,6 +932,11 @@ mod tests {
             ]
         );
         assert_eq!(names("Brand i Araby"), ["araby"]);
+        // Parties are in every story of a kommun's politics: they name none.
+        assert_eq!(
+            names("Förslaget från Moderaterna och Centerns grupp fick stöd av Ekebyskolan."),
+            ["ekebyskolan"]
+        );
         assert!(names("").is_empty());
     }
 
