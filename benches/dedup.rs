@@ -560,7 +560,7 @@ fn main() {
         sig_time.as_secs_f64() * 1e6 / STORED as f64
     );
     println!(
-        "signature bytes per item (DB cost): mean {:.0}, median {}, max {} (format 10: 27 + 2 per number (≤ 16) and age (≤ 8) + 4 per name (≤ 16), street (≤ 8), title kommun (≤ 4), title name and subject (≤ 4 each), mention (≤ 24), 3-gram (≤ 128) and 5-gram (≤ 256) + 5 per content stem (≤ 128) kept)",
+        "signature bytes per item (DB cost): mean {:.0}, median {}, max {} (format 11: 27 + 2 per number (≤ 16) and age (≤ 8) + 4 per name (≤ 16), street (≤ 8), title kommun (≤ 4), title name and subject (≤ 4 each), mention (≤ 24), 3-gram (≤ 128) and 5-gram (≤ 256) + 5 per content stem (≤ 128) kept)",
         mean_size,
         percentile_usize(&sorted_sizes, 0.5),
         sorted_sizes.last().copied().unwrap_or(0)

@@ -4,8 +4,10 @@
 The story matcher weighs the words two reports share by how rare they are (inverse document
 frequency), so that "brand", "polisen" and "kvällen" count little and "radhus", "mordbrand" or
 a street name count much. The background texts are Polisen's 500 real API events
-(../shared/data/polisen/api-events-2026-08.json, title and summary) and the texts of the tune
-pairs in eval/dedup-pairs.jsonl (each distinct text once). Never the report set.
+(../shared/data/polisen/api-events-2026-08.json, title and summary), the texts of the tune
+pairs in eval/dedup-pairs.jsonl (each distinct text once) and, when present,
+data/background-news.jsonl: regional news of every kind (politics, sport, culture, business…),
+so that the words common there are not taken for rare. Never the report set.
 
 A stem is the first six characters of a lowercased word of at least four letters without
 digits, exactly as `src/dedup/signature.rs` cuts them.
@@ -53,6 +55,13 @@ def main():
                 assert p["split"] == "tune", p["id"]
                 for side in ("a", "b"):
                     texts[p[side]["title"] + " " + p[side]["text"]] = 1
+    background = os.path.join(ROOT, "data", "background-news.jsonl")
+    if os.path.exists(background):
+        with open(background, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    item = json.loads(line)
+                    texts[item["title"] + " " + item["text"]] = 1
     df = collections.Counter()
     for t in texts:
         df.update(stems(t))

@@ -57,7 +57,7 @@
 //!      of a release keeps its rare words (the street, "radhus", "mordbrand") while stock words
 //!      weigh little; or
 //!    - *own account*: a newspaper's own account of an event shares few of the release's words
-//!      but many of its rare ones (in at most one in 72 background texts; kommun and
+//!      but many of its rare ones (in at most one in 85 background texts; kommun and
 //!      län names aside): at least 6 within 12 hours, 4 within 6 hours, with no other weekday
 //!      and no other kind of event named, from two different sources when the index knows them
 //!      (one source's items share its bylines and boilerplate). This path also lets an item
