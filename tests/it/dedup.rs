@@ -199,8 +199,8 @@ fn report_precision() {
 }
 
 /// Issue 5's whole target on the held-out report set: 300 pairs (`n`, `o`) written blind and
-/// committed unread with the thirteenth version's rules, then scored once (see
-/// `eval/README.md`). A change to the rules that this fails must not be fixed by reading these
+/// committed unread with the thirteenth version's rules, then scored once: precision 0.992,
+/// recall 0.919 (see `eval/README.md`). A change to the rules that this fails must not be fixed by reading these
 /// pairs: they would then join the tune set, and the figure would need a fresh held-out set.
 #[test]
 fn report_precision_and_recall() {
