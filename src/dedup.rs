@@ -439,12 +439,29 @@ fn own_account(
 /// län names aside, compared below the smaller cut-off of the two samples.
 fn rare_shared(a: &Signature, b: &Signature) -> usize {
     let (xs, ys) = comparable_contents(a, b);
-    let rare = |&&(h, w): &&Stem| w >= signature::RARE_WEIGHT && !signature::is_place_stem(h);
-    let ys: Vec<u32> = ys.iter().filter(rare).map(|&(h, _)| h).collect();
-    xs.iter()
-        .filter(rare)
-        .filter(|(h, _)| ys.binary_search(h).is_ok())
+    shared_stems(xs, ys)
+        .filter(|&(h, w)| w >= signature::RARE_WEIGHT && !signature::is_place_stem(h))
         .count()
+}
+
+/// The stems both ascending samples hold, in hash order, with the first sample's weights (both
+/// are weighed by one table).
+fn shared_stems<'s>(xs: &'s [Stem], ys: &'s [Stem]) -> impl Iterator<Item = Stem> + 's {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        while i < xs.len() && j < ys.len() {
+            match xs[i].0.cmp(&ys[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    return Some(xs[i - 1]);
+                }
+            }
+        }
+        None
+    })
 }
 
 /// Whether the texts name different weekdays, or different kinds of event, and none in common.
@@ -458,23 +475,12 @@ fn kinds_or_days_differ(a: &Signature, b: &Signature) -> bool {
 /// compared below the smaller cut-off of the two samples.
 fn content_containment(a: &Signature, b: &Signature) -> f64 {
     let (xs, ys) = comparable_contents(a, b);
-    let weight = |v: &[(u32, u8)]| v.iter().map(|&(_, w)| u32::from(w)).sum::<u32>();
+    let weight = |v: &[Stem]| v.iter().map(|&(_, w)| u32::from(w)).sum::<u32>();
     let lighter = weight(xs).min(weight(ys));
     if lighter == 0 {
         return 0.0;
     }
-    let (mut i, mut j, mut shared) = (0, 0, 0u32);
-    while i < xs.len() && j < ys.len() {
-        match xs[i].0.cmp(&ys[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                shared += u32::from(xs[i].1);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
+    let shared: u32 = shared_stems(xs, ys).map(|(_, w)| u32::from(w)).sum();
     f64::from(shared) / f64::from(lighter)
 }
 
