@@ -286,8 +286,30 @@ struct TagInput {
 pub fn tag_jsonl(
     tagger: &Tagger,
     input: impl BufRead,
-    mut output: impl Write,
+    output: impl Write,
     explain: bool,
+) -> Result<usize, AppError> {
+    map_jsonl(input, output, |line| {
+        let inp = serde_json::from_str::<TagInput>(line).map_err(|e| e.to_string())?;
+        let tags = tagger.tag(&inp.title, &inp.text, inp.region.as_deref());
+        let mut v = serde_json::json!({
+            "id": inp.id,
+            "kommuner": tags.kommuner,
+            "lan": tags.lan,
+        });
+        if explain {
+            v["evidence"] = serde_json::to_value(&tags.evidence).unwrap_or(serde_json::Value::Null);
+        }
+        Ok(v)
+    })
+}
+
+/// The loop of the `--jsonl` commands: one answer line per non-empty input line, in order, or
+/// `{"line", "error"}` for a line `answer` refuses; returns how many lines were refused.
+fn map_jsonl(
+    input: impl BufRead,
+    mut output: impl Write,
+    mut answer: impl FnMut(&str) -> Result<serde_json::Value, String>,
 ) -> Result<usize, AppError> {
     let mut failed = 0;
     for (i, line) in input.lines().enumerate() {
@@ -295,25 +317,10 @@ pub fn tag_jsonl(
         if line.trim().is_empty() {
             continue;
         }
-        let out = match serde_json::from_str::<TagInput>(&line) {
-            Ok(inp) => {
-                let tags = tagger.tag(&inp.title, &inp.text, inp.region.as_deref());
-                let mut v = serde_json::json!({
-                    "id": inp.id,
-                    "kommuner": tags.kommuner,
-                    "lan": tags.lan,
-                });
-                if explain {
-                    v["evidence"] =
-                        serde_json::to_value(&tags.evidence).unwrap_or(serde_json::Value::Null);
-                }
-                v
-            }
-            Err(e) => {
-                failed += 1;
-                serde_json::json!({ "line": i + 1, "error": e.to_string() })
-            }
-        };
+        let out = answer(&line).unwrap_or_else(|e| {
+            failed += 1;
+            serde_json::json!({ "line": i + 1, "error": e })
+        });
         writeln!(output, "{out}").map_err(AppError::Input)?;
     }
     output.flush().map_err(AppError::Input)?;
@@ -353,47 +360,30 @@ fn story_item(s: &MatchSide, published: chrono::DateTime<Utc>) -> crate::dedup::
 
 /// `regionfeed match --jsonl`: decides for each JSON line holding two items whether they tell
 /// one story, and says by which rule or which check; returns how many lines failed.
-pub fn match_jsonl(input: impl BufRead, mut output: impl Write) -> Result<usize, AppError> {
+pub fn match_jsonl(input: impl BufRead, output: impl Write) -> Result<usize, AppError> {
     use crate::dedup::{Verdict, judge};
-    let mut failed = 0;
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(AppError::Input)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<MatchInput>(&line)
-            .map_err(|e| e.to_string())
-            .and_then(|m| {
-                let time = |s: &MatchSide| {
-                    chrono::DateTime::parse_from_rfc3339(&s.published)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|e| format!("published {:?}: {e}", s.published))
-                };
-                Ok((time(&m.a)?, time(&m.b)?, m))
-            });
-        let out = match parsed {
-            Ok((ta, tb, m)) => match judge(&story_item(&m.a, ta), &story_item(&m.b, tb)) {
-                Verdict::Same { rule, score } => serde_json::json!({
-                    "id": m.id,
-                    "same": true,
-                    "rule": rule.name(),
-                    "score": (score * 1000.0).round() / 1000.0,
-                }),
-                Verdict::Different(refusal) => serde_json::json!({
-                    "id": m.id,
-                    "same": false,
-                    "refused": refusal.name(),
-                }),
-            },
-            Err(e) => {
-                failed += 1;
-                serde_json::json!({ "line": i + 1, "error": e })
-            }
+    map_jsonl(input, output, |line| {
+        let m = serde_json::from_str::<MatchInput>(line).map_err(|e| e.to_string())?;
+        let time = |s: &MatchSide| {
+            chrono::DateTime::parse_from_rfc3339(&s.published)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| format!("published {:?}: {e}", s.published))
         };
-        writeln!(output, "{out}").map_err(AppError::Input)?;
-    }
-    output.flush().map_err(AppError::Input)?;
-    Ok(failed)
+        let (ta, tb) = (time(&m.a)?, time(&m.b)?);
+        Ok(match judge(&story_item(&m.a, ta), &story_item(&m.b, tb)) {
+            Verdict::Same { rule, score } => serde_json::json!({
+                "id": m.id,
+                "same": true,
+                "rule": rule.name(),
+                "score": (score * 1000.0).round() / 1000.0,
+            }),
+            Verdict::Different(refusal) => serde_json::json!({
+                "id": m.id,
+                "same": false,
+                "refused": refusal.name(),
+            }),
+        })
+    })
 }
 
 /// Rebuilds the served site whenever the scheduler stores something new or the config changes.
